@@ -1,0 +1,40 @@
+//! Database schema of embhub as an ordered list of sea-orm migrations.
+//!
+//! Every migration runs on SQLite and PostgreSQL alike. Migrations are frozen
+//! once released: they never import the application's entities, and a schema
+//! change is a new migration, never an edit of an old one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod columns;
+mod m20261128_000001_organizations;
+mod m20261128_000002_events;
+mod m20261128_000003_sessions;
+mod m20261128_000004_invitations;
+mod m20261128_000005_applications;
+mod m20261128_000006_delegations;
+mod m20261128_000007_presentations;
+mod m20261128_000008_audit_entries;
+mod m20261128_000009_api_clients;
+mod m20261128_000010_webhooks;
+
+/// Applies or rolls back embhub's migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_organizations::Migration),
+            Box::new(m20261128_000002_events::Migration),
+            Box::new(m20261128_000003_sessions::Migration),
+            Box::new(m20261128_000004_invitations::Migration),
+            Box::new(m20261128_000005_applications::Migration),
+            Box::new(m20261128_000006_delegations::Migration),
+            Box::new(m20261128_000007_presentations::Migration),
+            Box::new(m20261128_000008_audit_entries::Migration),
+            Box::new(m20261128_000009_api_clients::Migration),
+            Box::new(m20261128_000010_webhooks::Migration),
+        ]
+    }
+}
