@@ -1,0 +1,70 @@
+use async_graphql::Enum;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What an API client may do; granted per client, carried in its tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Enum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    /// Manages organizations and API clients.
+    Admin,
+    /// Manages the events its organization hosts; also acts as a partner.
+    Coordinator,
+    /// Answers invitations, applies and manages its organization's delegations.
+    Partner,
+    /// Reads published events and the organization directory.
+    Reader,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Coordinator => "COORDINATOR",
+            Role::Partner => "PARTNER",
+            Role::Reader => "READER",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "ADMIN" => Some(Role::Admin),
+            "COORDINATOR" => Some(Role::Coordinator),
+            "PARTNER" => Some(Role::Partner),
+            "READER" => Some(Role::Reader),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated API client behind a request.
+///
+/// Built only from a verified access token (or, for CLI commands, from the operator
+/// acting locally), never from client input; the service layer decides every access
+/// question from it and the record at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub client_id: Uuid,
+    pub organization_id: Uuid,
+    pub roles: Vec<Role>,
+}
+
+impl Caller {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has_role(Role::Admin)
+    }
+
+    /// Coordinators also act as partners for their own organization.
+    pub fn acts_as_partner(&self) -> bool {
+        self.has_role(Role::Partner) || self.has_role(Role::Coordinator)
+    }
+
+    /// True when the caller coordinates for `organization_id`.
+    pub fn coordinates(&self, organization_id: Uuid) -> bool {
+        self.has_role(Role::Coordinator) && self.organization_id == organization_id
+    }
+}

@@ -1,0 +1,8 @@
+//! Who is calling: access tokens, the keys that sign them, and the `Caller` every
+//! service operation receives.
+
+mod caller;
+pub mod keys;
+pub mod tokens;
+
+pub use caller::{Caller, Role};

@@ -1,0 +1,266 @@
+//! The command line: `serve`, `migrate`, `seed`, `client`, `schema`.
+
+use clap::{Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
+use serde_json::json;
+
+use crate::auth::Role;
+use crate::config::{DatabaseArgs, LogFormat, ServeArgs, Settings};
+use crate::domain::{CountryCode, OrganizationKind};
+use crate::service::clients;
+use crate::{db, graphql, seed, startup, telemetry};
+
+/// embhub: the GraphQL API for international election events.
+#[derive(Debug, Parser)]
+#[command(name = "embhub", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrations are applied on start).
+    Serve(ServeArgs),
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Load data; `--demo` loads the world of the 2017 NEC events (idempotent).
+    Seed {
+        /// Load the demo organizations, events and API clients.
+        #[arg(long)]
+        demo: bool,
+        /// Print new client credentials as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage API clients.
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply pending migrations.
+    Up,
+    /// Revert the last `steps` migrations.
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List applied and pending migrations.
+    Status,
+    /// Drop everything and migrate from scratch (destroys data).
+    Fresh,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientAction {
+    /// Create a client and print its secret once.
+    Create {
+        /// Organization: UUID or acronym.
+        #[arg(long)]
+        org: String,
+        /// Roles (repeat or comma-separate): ADMIN, COORDINATOR, PARTNER, READER.
+        #[arg(long = "role", required = true, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// A name that tells operators whose system this is.
+        #[arg(long)]
+        name: String,
+        /// Create the organization with this name if `--org` is not found
+        /// (bootstraps the first administrator of a new installation).
+        #[arg(long)]
+        org_name: Option<String>,
+        /// Country of the organization created with `--org-name`.
+        #[arg(long)]
+        org_country: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a client; its tokens stop working within a minute.
+    Revoke {
+        /// Client id.
+        id: uuid::Uuid,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn log_format(cli: &Cli) -> LogFormat {
+    let production = matches!(&cli.command, Command::Serve(s) if s.production);
+    cli.database.log_format.unwrap_or(if production {
+        LogFormat::Json
+    } else {
+        LogFormat::Pretty
+    })
+}
+
+fn service_error(err: crate::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!(err.public_message())
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    telemetry::init(log_format(&cli));
+    if let Command::Schema = cli.command {
+        print!("{}", graphql::sdl());
+        return Ok(());
+    }
+    if let Command::Serve(serve) = &cli.command {
+        let settings = Settings::from_args(&cli.database, serve)?;
+        let app = startup::Application::build(settings, serve.demo).await?;
+        return app.run_until_stopped().await;
+    }
+    let database = db::connect(&cli.database.resolve()?).await?;
+    match cli.command {
+        Command::Serve(_) | Command::Schema => unreachable!("handled above"),
+        Command::Migrate { action } => match action {
+            MigrateAction::Up => {
+                Migrator::up(&database, None).await?;
+                println!("migrations applied");
+            }
+            MigrateAction::Down { steps } => {
+                Migrator::down(&database, Some(steps)).await?;
+                println!("reverted {steps} migration(s)");
+            }
+            MigrateAction::Status => {
+                for m in Migrator::get_applied_migrations(&database).await? {
+                    println!("applied  {}", m.name());
+                }
+                for m in Migrator::get_pending_migrations(&database).await? {
+                    println!("pending  {}", m.name());
+                }
+            }
+            MigrateAction::Fresh => {
+                Migrator::fresh(&database).await?;
+                println!("database recreated");
+            }
+        },
+        Command::Seed { demo, json } => {
+            db::migrate(&database).await?;
+            if !demo {
+                anyhow::bail!("nothing to seed: pass --demo to load the demo world");
+            }
+            let created = seed::demo(&database).await?;
+            seed::print_clients(&created, json);
+        }
+        Command::Client { action } => {
+            db::migrate(&database).await?;
+            client_command(&database, action).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn client_command(
+    database: &sea_orm::DatabaseConnection,
+    action: ClientAction,
+) -> anyhow::Result<()> {
+    match action {
+        ClientAction::Create {
+            org,
+            roles,
+            name,
+            org_name,
+            org_country,
+            json,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| Role::parse(r).ok_or_else(|| anyhow::anyhow!("unknown role `{r}`")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let organization = match clients::find_organization(database, &org).await {
+                Ok(found) => found,
+                Err(_) if org_name.is_some() => {
+                    let country = org_country
+                        .as_deref()
+                        .map(|c| CountryCode::parse(c, "org-country").map(CountryCode::into_inner))
+                        .transpose()
+                        .map_err(service_error)?;
+                    seed::ensure_organization(
+                        database,
+                        seed::OrganizationSeed {
+                            kind: OrganizationKind::Other,
+                            name: org_name.as_deref().unwrap_or_default(),
+                            local_name: None,
+                            acronym: Some(&org),
+                            country_code: country.as_deref(),
+                            website: None,
+                            aweb_member: false,
+                        },
+                    )
+                    .await?
+                }
+                Err(_) => anyhow::bail!("no organization `{org}` (pass --org-name to create it)"),
+            };
+            let created = clients::register(database, organization.id, &roles, &name)
+                .await
+                .map_err(service_error)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "client_id": created.info.id,
+                        "client_secret": created.secret,
+                        "organization_id": organization.id,
+                        "roles": created.info.roles,
+                    })
+                );
+            } else {
+                println!("client_id:     {}", created.info.id);
+                println!("client_secret: {}", created.secret);
+                println!("(the secret is shown only this once)");
+            }
+        }
+        ClientAction::List { json } => {
+            let all = clients::list(database).await.map_err(service_error)?;
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "client_id": c.id, "name": c.name, "organization_id": c.organization_id,
+                            "roles": c.roles, "revoked": c.revoked,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                for c in all {
+                    let roles: Vec<_> = c.roles.iter().map(|r| r.as_str()).collect();
+                    println!(
+                        "{}  {:<30}  {}  {}{}",
+                        c.id,
+                        c.name,
+                        c.organization_id,
+                        roles.join(","),
+                        if c.revoked { "  REVOKED" } else { "" }
+                    );
+                }
+            }
+        }
+        ClientAction::Revoke { id, json } => {
+            let revoked = clients::revoke(database, id).await.map_err(service_error)?;
+            if json {
+                println!("{}", json!({ "client_id": revoked.id, "revoked": true }));
+            } else {
+                println!("revoked {}", revoked.id);
+            }
+        }
+    }
+    Ok(())
+}

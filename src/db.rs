@@ -1,0 +1,57 @@
+//! Connecting to the database and applying migrations.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+
+use crate::config::DatabaseSettings;
+
+/// Opens a pool: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL with a
+/// sized pool and short acquire timeout so an exhausted pool fails fast.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let sqlite = settings.url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .max_connections(if sqlite {
+            1.max(settings.max_connections.min(4))
+        } else {
+            settings.max_connections
+        })
+        .min_connections(if sqlite { 1 } else { 0 })
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    if sqlite {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+        });
+    }
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    Ok(db)
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+}
+
+/// Whether the database answers and every migration is applied (for `/readyz`).
+pub async fn is_ready(db: &DatabaseConnection) -> bool {
+    if db.execute_unprepared("SELECT 1").await.is_err() {
+        return false;
+    }
+    matches!(Migrator::get_pending_migrations(db).await, Ok(p) if p.is_empty())
+}
+
+/// The backend, for the few places SQL differs.
+pub fn backend(db: &DatabaseConnection) -> DbBackend {
+    db.get_database_backend()
+}

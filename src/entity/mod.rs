@@ -1,0 +1,11 @@
+//! SeaORM entities: the tables as the service layer reads and writes them.
+//!
+//! No GraphQL derives here: the API is shaped in `graphql/`, so a column can change
+//! without the schema moving, and a field can be added to the API without a column.
+
+pub mod api_client;
+pub mod audit_entry;
+pub mod event;
+pub mod event_co_host;
+pub mod event_date_change;
+pub mod organization;

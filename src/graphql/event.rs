@@ -1,0 +1,599 @@
+//! GraphQL surface of events: reading, planning and publishing them.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::connection::{from_page, page_request, patch};
+use super::context::{loader, service};
+use super::ids::{self, NodeType};
+use super::loaders::{CoHostLoader, DateChangeLoader, EventLoader, OrganizationLoader};
+use super::organization::Organization;
+use crate::domain::{DateStatus, EventKind, EventStatus, ParticipationMode};
+use crate::entity::{event, event_date_change};
+use crate::error::AppError;
+use crate::service::events::{
+    self, EventChanges, EventFields, EventFilter as Filter, EventSortField, Reschedule,
+};
+use crate::service::pagination::SortDirection;
+
+/// An international event: a visitor program, forum, seminar, observation mission.
+pub struct Event(pub event::Model);
+
+/// An international event: a visitor program, forum, seminar, observation mission.
+#[Object]
+impl Event {
+    /// Global id, usable with `node(id:)`.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Event, self.0.id)
+    }
+    /// What kind of event this is.
+    async fn kind(&self) -> EventKind {
+        self.0.kind
+    }
+    /// The organization hosting the event.
+    async fn host(&self, ctx: &Context<'_>) -> Result<Organization> {
+        loader::<OrganizationLoader>(ctx)?
+            .load_one(self.0.host_organization_id)
+            .await?
+            .map(Organization)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("event host missing")).into())
+    }
+    /// Organizations co-hosting the event, in the order they were added.
+    async fn co_hosts(&self, ctx: &Context<'_>) -> Result<Vec<Organization>> {
+        Ok(loader::<CoHostLoader>(ctx)?
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Organization)
+            .collect())
+    }
+    /// Title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Longer description for participants.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// The election the event is organized around, if any.
+    async fn election_name(&self) -> Option<&str> {
+        self.0.election_name.as_deref()
+    }
+    /// The date of that election.
+    async fn election_date(&self) -> Option<NaiveDate> {
+        self.0.election_date
+    }
+    /// Venue name.
+    async fn venue(&self) -> Option<&str> {
+        self.0.venue.as_deref()
+    }
+    /// City.
+    async fn city(&self) -> Option<&str> {
+        self.0.city.as_deref()
+    }
+    /// ISO 3166-1 alpha-2 code of the country where it takes place.
+    async fn country_code(&self) -> Option<&str> {
+        self.0.country_code.as_deref()
+    }
+    /// IANA time zone of the venue, in which sessions are scheduled.
+    async fn time_zone(&self) -> &str {
+        &self.0.time_zone
+    }
+    /// First day.
+    async fn start_date(&self) -> NaiveDate {
+        self.0.start_date
+    }
+    /// Last day.
+    async fn end_date(&self) -> NaiveDate {
+        self.0.end_date
+    }
+    /// How certain the dates are.
+    async fn date_status(&self) -> DateStatus {
+        self.0.date_status
+    }
+    /// Where the event is in its life cycle.
+    async fn status(&self) -> EventStatus {
+        self.0.status
+    }
+    /// How organizations come to take part.
+    async fn participation_mode(&self) -> ParticipationMode {
+        self.0.participation_mode
+    }
+    /// Last moment to apply, for events open to applications.
+    async fn application_deadline(&self) -> Option<DateTime<Utc>> {
+        self.0.application_deadline
+    }
+    /// Most delegations the host can receive.
+    async fn max_delegations(&self) -> Option<i32> {
+        self.0.max_delegations
+    }
+    /// Most participants the host can receive.
+    async fn max_participants(&self) -> Option<i32> {
+        self.0.max_participants
+    }
+    /// The event this one is held alongside (a forum during a visitor program), if
+    /// the caller may see it.
+    async fn held_alongside(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
+        let Some(other) = self.0.held_alongside_event_id else {
+            return Ok(None);
+        };
+        Ok(loader::<EventLoader>(ctx)?
+            .load_one(other)
+            .await?
+            .map(Event))
+    }
+    /// Every change of the event's dates, oldest first, with its reason.
+    async fn date_changes(&self, ctx: &Context<'_>) -> Result<Vec<EventDateChange>> {
+        Ok(loader::<DateChangeLoader>(ctx)?
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(EventDateChange)
+            .collect())
+    }
+    /// When the event was published to partners.
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.published_at
+    }
+    /// Increases with every change; pass it as `expectedVersion` to update safely.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When the event was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the event last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// One change of an event's dates.
+pub struct EventDateChange(pub event_date_change::Model);
+
+/// One change of an event's dates.
+#[Object]
+impl EventDateChange {
+    /// Global id.
+    async fn id(&self) -> ID {
+        ids::encode(NodeType::EventDateChange, self.0.id)
+    }
+    /// First day before the change.
+    async fn previous_start_date(&self) -> NaiveDate {
+        self.0.previous_start_date
+    }
+    /// Last day before the change.
+    async fn previous_end_date(&self) -> NaiveDate {
+        self.0.previous_end_date
+    }
+    /// Date status before the change.
+    async fn previous_date_status(&self) -> DateStatus {
+        self.0.previous_date_status
+    }
+    /// First day after the change.
+    async fn new_start_date(&self) -> NaiveDate {
+        self.0.new_start_date
+    }
+    /// Last day after the change.
+    async fn new_end_date(&self) -> NaiveDate {
+        self.0.new_end_date
+    }
+    /// Date status after the change.
+    async fn new_date_status(&self) -> DateStatus {
+        self.0.new_date_status
+    }
+    /// Why the dates moved, as told to those invited.
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    /// When the change was made.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Narrows an event list; all given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct EventFilter {
+    /// Only these kinds.
+    kinds: Option<Vec<EventKind>>,
+    /// Only these statuses.
+    statuses: Option<Vec<EventStatus>>,
+    /// Only events hosted by this organization.
+    host_id: Option<ID>,
+    /// Only events co-hosted by this organization.
+    co_host_id: Option<ID>,
+    /// Only events in this country (ISO 3166-1 alpha-2).
+    country_code: Option<String>,
+    /// Only events starting on or after this day.
+    starts_on_or_after: Option<NaiveDate>,
+    /// Only events starting on or before this day.
+    starts_on_or_before: Option<NaiveDate>,
+    /// Text found in the title, ignoring case.
+    search: Option<String>,
+}
+
+impl EventFilter {
+    fn into_service(self) -> Result<Filter, AppError> {
+        let org = |id: Option<ID>, field| {
+            id.map(|id| ids::decode(&id, NodeType::Organization, field))
+                .transpose()
+        };
+        Ok(Filter {
+            kinds: self.kinds,
+            statuses: self.statuses,
+            host_organization_id: org(self.host_id, "filter.hostId")?,
+            co_host_organization_id: org(self.co_host_id, "filter.coHostId")?,
+            country_code: self.country_code,
+            starts_on_or_after: self.starts_on_or_after,
+            starts_on_or_before: self.starts_on_or_before,
+            search: self.search,
+        })
+    }
+}
+
+/// Sort order of an event list.
+#[derive(InputObject)]
+pub struct EventOrder {
+    /// What to sort by.
+    #[graphql(default_with = "EventSortField::StartDate")]
+    field: EventSortField,
+    /// Which way.
+    #[graphql(default_with = "SortDirection::Asc")]
+    direction: SortDirection,
+}
+
+/// Extra fields of an event list.
+pub struct EventConnectionFields(Filter);
+
+/// Extra fields of an event list.
+#[Object]
+impl EventConnectionFields {
+    /// How many events match the filter, across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(events::count(service(ctx)?, &self.0).await?)
+    }
+}
+
+/// A page of events.
+pub type EventConnection = Connection<String, Event, EventConnectionFields>;
+
+/// Input of `createEvent`. The caller's organization hosts the event, which starts
+/// as a DRAFT.
+#[derive(InputObject)]
+pub struct CreateEventInput {
+    /// What kind of event.
+    kind: EventKind,
+    /// Title.
+    title: String,
+    /// Longer description.
+    description: Option<String>,
+    /// The election it is organized around.
+    election_name: Option<String>,
+    /// The date of that election.
+    election_date: Option<NaiveDate>,
+    /// Venue name.
+    venue: Option<String>,
+    /// City.
+    city: Option<String>,
+    /// Country (ISO 3166-1 alpha-2).
+    country_code: Option<String>,
+    /// IANA time zone of the venue, such as `Asia/Seoul`.
+    time_zone: String,
+    /// First day.
+    start_date: NaiveDate,
+    /// Last day (not before the first).
+    end_date: NaiveDate,
+    /// How certain the dates are (default TENTATIVE).
+    #[graphql(default_with = "DateStatus::Tentative")]
+    date_status: DateStatus,
+    /// How organizations take part (default INVITATION_ONLY).
+    #[graphql(default_with = "ParticipationMode::InvitationOnly")]
+    participation_mode: ParticipationMode,
+    /// Last moment to apply; required when open to applications.
+    application_deadline: Option<DateTime<Utc>>,
+    /// Most delegations.
+    max_delegations: Option<i32>,
+    /// Most participants.
+    max_participants: Option<i32>,
+    /// The event this one is held alongside.
+    held_alongside_id: Option<ID>,
+}
+
+/// Input of `updateEvent`: omitted fields stay, `null` clears optional ones. Dates
+/// change here only while the event is a DRAFT; afterwards use `rescheduleEvent`.
+#[derive(InputObject)]
+pub struct UpdateEventInput {
+    /// The event to change.
+    id: ID,
+    /// The version you read; the update fails with CONFLICT if it changed since.
+    expected_version: Option<i32>,
+    /// New kind.
+    kind: Option<EventKind>,
+    /// New title.
+    title: Option<String>,
+    /// New description.
+    description: MaybeUndefined<String>,
+    /// New election name.
+    election_name: MaybeUndefined<String>,
+    /// New election date.
+    election_date: MaybeUndefined<NaiveDate>,
+    /// New venue.
+    venue: MaybeUndefined<String>,
+    /// New city.
+    city: MaybeUndefined<String>,
+    /// New country code.
+    country_code: MaybeUndefined<String>,
+    /// New IANA time zone.
+    time_zone: Option<String>,
+    /// New first day (DRAFT only).
+    start_date: Option<NaiveDate>,
+    /// New last day (DRAFT only).
+    end_date: Option<NaiveDate>,
+    /// New date status (DRAFT only).
+    date_status: Option<DateStatus>,
+    /// New participation mode.
+    participation_mode: Option<ParticipationMode>,
+    /// New application deadline.
+    application_deadline: MaybeUndefined<DateTime<Utc>>,
+    /// New delegation capacity.
+    max_delegations: MaybeUndefined<i32>,
+    /// New participant capacity.
+    max_participants: MaybeUndefined<i32>,
+    /// New event this one is held alongside.
+    held_alongside_id: MaybeUndefined<ID>,
+}
+
+/// Input of `publishEvent`.
+#[derive(InputObject)]
+pub struct PublishEventInput {
+    /// The DRAFT event to publish.
+    id: ID,
+    /// The version you read.
+    expected_version: Option<i32>,
+}
+
+/// Input of `rescheduleEvent`.
+#[derive(InputObject)]
+pub struct RescheduleEventInput {
+    /// The event to move.
+    id: ID,
+    /// The version you read.
+    expected_version: Option<i32>,
+    /// New first day.
+    start_date: NaiveDate,
+    /// New last day.
+    end_date: NaiveDate,
+    /// How certain the new dates are.
+    date_status: DateStatus,
+    /// Why the dates move; shown to everyone invited.
+    reason: String,
+}
+
+/// Input of `addCoHost` and `removeCoHost`.
+#[derive(InputObject)]
+pub struct CoHostInput {
+    /// The event.
+    event_id: ID,
+    /// The co-host organization.
+    organization_id: ID,
+}
+
+macro_rules! event_payload {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(SimpleObject)]
+        pub struct $name {
+            /// The event after the change.
+            event: Event,
+        }
+    };
+}
+
+event_payload!(CreateEventPayload, "Result of `createEvent`.");
+event_payload!(UpdateEventPayload, "Result of `updateEvent`.");
+event_payload!(PublishEventPayload, "Result of `publishEvent`.");
+event_payload!(RescheduleEventPayload, "Result of `rescheduleEvent`.");
+event_payload!(AddCoHostPayload, "Result of `addCoHost`.");
+event_payload!(RemoveCoHostPayload, "Result of `removeCoHost`.");
+
+#[derive(Default)]
+pub struct EventQuery;
+
+#[Object]
+impl EventQuery {
+    /// Events the caller may see, a page at a time.
+    #[allow(clippy::too_many_arguments)]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the events must meet.")] filter: Option<EventFilter>,
+        #[graphql(desc = "Sort order (default: by start date, ascending).")] order_by: Option<
+            EventOrder,
+        >,
+    ) -> Result<EventConnection> {
+        let cx = service(ctx)?;
+        let filter = filter.unwrap_or_default().into_service()?;
+        let sort = order_by.map_or((EventSortField::StartDate, SortDirection::Asc), |o| {
+            (o.field, o.direction)
+        });
+        let page =
+            events::list(cx, &filter, sort, &page_request(first, after, last, before)).await?;
+        Ok(from_page(page, Event, EventConnectionFields(filter)))
+    }
+
+    /// One event by id.
+    async fn event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global id of the event.")] id: ID,
+    ) -> Result<Event> {
+        let id = ids::decode(&id, NodeType::Event, "id")?;
+        Ok(Event(events::get(service(ctx)?, id).await?))
+    }
+}
+
+fn optional_event_id(id: Option<ID>, field: &str) -> Result<Option<uuid::Uuid>, AppError> {
+    id.map(|id| ids::decode(&id, NodeType::Event, field))
+        .transpose()
+}
+
+#[derive(Default)]
+pub struct EventMutation;
+
+#[Object]
+impl EventMutation {
+    /// Plans a new event hosted by the caller's organization (COORDINATOR).
+    async fn create_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new event.")] input: CreateEventInput,
+    ) -> Result<CreateEventPayload> {
+        let fields = EventFields {
+            kind: input.kind,
+            title: input.title,
+            description: input.description,
+            election_name: input.election_name,
+            election_date: input.election_date,
+            venue: input.venue,
+            city: input.city,
+            country_code: input.country_code,
+            time_zone: input.time_zone,
+            start_date: input.start_date,
+            end_date: input.end_date,
+            date_status: input.date_status,
+            participation_mode: input.participation_mode,
+            application_deadline: input.application_deadline,
+            max_delegations: input.max_delegations,
+            max_participants: input.max_participants,
+            held_alongside_event_id: optional_event_id(input.held_alongside_id, "heldAlongsideId")?,
+        };
+        let event = events::create(service(ctx)?, fields).await?;
+        Ok(CreateEventPayload {
+            event: Event(event),
+        })
+    }
+
+    /// Changes an event's details (the host's COORDINATOR).
+    async fn update_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event and the changes.")] input: UpdateEventInput,
+    ) -> Result<UpdateEventPayload> {
+        let id = ids::decode(&input.id, NodeType::Event, "id")?;
+        let held_alongside = match patch(input.held_alongside_id) {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(other)) => Some(Some(ids::decode(
+                &other,
+                NodeType::Event,
+                "heldAlongsideId",
+            )?)),
+        };
+        let changes = EventChanges {
+            expected_version: input.expected_version,
+            kind: input.kind,
+            title: input.title,
+            description: patch(input.description),
+            election_name: patch(input.election_name),
+            election_date: patch(input.election_date),
+            venue: patch(input.venue),
+            city: patch(input.city),
+            country_code: patch(input.country_code),
+            time_zone: input.time_zone,
+            start_date: input.start_date,
+            end_date: input.end_date,
+            date_status: input.date_status,
+            participation_mode: input.participation_mode,
+            application_deadline: patch(input.application_deadline),
+            max_delegations: patch(input.max_delegations),
+            max_participants: patch(input.max_participants),
+            held_alongside_event_id: held_alongside,
+        };
+        let event = events::update(service(ctx)?, id, changes).await?;
+        Ok(UpdateEventPayload {
+            event: Event(event),
+        })
+    }
+
+    /// Makes a DRAFT event visible to partners (the host's COORDINATOR).
+    async fn publish_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event to publish.")] input: PublishEventInput,
+    ) -> Result<PublishEventPayload> {
+        let id = ids::decode(&input.id, NodeType::Event, "id")?;
+        let event = events::publish(service(ctx)?, id, input.expected_version).await?;
+        Ok(PublishEventPayload {
+            event: Event(event),
+        })
+    }
+
+    /// Moves an event's dates and records why (the host's COORDINATOR).
+    async fn reschedule_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event and its new dates.")] input: RescheduleEventInput,
+    ) -> Result<RescheduleEventPayload> {
+        let id = ids::decode(&input.id, NodeType::Event, "id")?;
+        let event = events::reschedule(
+            service(ctx)?,
+            id,
+            Reschedule {
+                expected_version: input.expected_version,
+                start_date: input.start_date,
+                end_date: input.end_date,
+                date_status: input.date_status,
+                reason: input.reason,
+            },
+        )
+        .await?;
+        Ok(RescheduleEventPayload {
+            event: Event(event),
+        })
+    }
+
+    /// Adds a co-host to an event (the host's COORDINATOR); adding one twice is safe.
+    async fn add_co_host(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event and the organization.")] input: CoHostInput,
+    ) -> Result<AddCoHostPayload> {
+        let event_id = ids::decode(&input.event_id, NodeType::Event, "eventId")?;
+        let org_id = ids::decode(
+            &input.organization_id,
+            NodeType::Organization,
+            "organizationId",
+        )?;
+        let event = events::add_co_host(service(ctx)?, event_id, org_id).await?;
+        Ok(AddCoHostPayload {
+            event: Event(event),
+        })
+    }
+
+    /// Removes a co-host from an event (the host's COORDINATOR).
+    async fn remove_co_host(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event and the organization.")] input: CoHostInput,
+    ) -> Result<RemoveCoHostPayload> {
+        let event_id = ids::decode(&input.event_id, NodeType::Event, "eventId")?;
+        let org_id = ids::decode(
+            &input.organization_id,
+            NodeType::Organization,
+            "organizationId",
+        )?;
+        let event = events::remove_co_host(service(ctx)?, event_id, org_id).await?;
+        Ok(RemoveCoHostPayload {
+            event: Event(event),
+        })
+    }
+}

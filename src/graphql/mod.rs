@@ -1,0 +1,116 @@
+//! The GraphQL schema: thin types and resolvers over the service layer.
+//!
+//! A resolver reads its input, calls one service function with the caller's
+//! [`ServiceContext`](crate::service::ServiceContext) and maps the result; access
+//! decisions and rules live in `service/`. Roots are composed per domain.
+
+mod connection;
+mod context;
+mod event;
+mod ids;
+pub mod loaders;
+mod organization;
+
+use async_graphql::{
+    Context, EmptySubscription, ID, Interface, MergedObject, Object, Result, Schema, SimpleObject,
+};
+
+use crate::auth::Role;
+use crate::service::{events, organizations};
+use context::service;
+use event::{Event, EventMutation, EventQuery};
+use ids::NodeType;
+use organization::{Organization, OrganizationMutation, OrganizationQuery};
+
+/// An object with a global id, fetchable with `node(id:)`.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Global id."))]
+pub enum Node {
+    Organization(Organization),
+    Event(Event),
+}
+
+/// The API client making the request.
+#[derive(SimpleObject)]
+pub struct Viewer {
+    /// Global id of the API client.
+    client_id: ID,
+    /// The organization the client acts for.
+    organization: Organization,
+    /// What the client may do.
+    roles: Vec<Role>,
+}
+
+#[derive(Default)]
+pub struct CoreQuery;
+
+#[Object]
+impl CoreQuery {
+    /// The calling client, its organization and roles.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        let cx = service(ctx)?;
+        let organization = organizations::get(cx, cx.caller.organization_id).await?;
+        Ok(Viewer {
+            client_id: ids::encode(NodeType::ApiClient, cx.caller.client_id),
+            organization: Organization(organization),
+            roles: cx.caller.roles.clone(),
+        })
+    }
+
+    /// Any object by its global id.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global id of the object.")] id: ID,
+    ) -> Result<Node> {
+        let cx = service(ctx)?;
+        let (node_type, uuid) = ids::decode_any(&id, "id")?;
+        Ok(match node_type {
+            NodeType::Organization => {
+                Node::Organization(Organization(organizations::get(cx, uuid).await?))
+            }
+            NodeType::Event => Node::Event(Event(events::get(cx, uuid).await?)),
+            NodeType::EventDateChange | NodeType::ApiClient => {
+                return Err(crate::error::AppError::NotFound { entity: "node" }.into());
+            }
+        })
+    }
+}
+
+/// Every query.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(CoreQuery, OrganizationQuery, EventQuery);
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(OrganizationMutation, EventMutation);
+
+/// The embhub schema.
+pub type EmbhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Options that shape the schema.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaOptions {
+    /// Turns off introspection and "did you mean" suggestions.
+    pub production: bool,
+}
+
+/// Builds the schema; no I/O, so `embhub schema` and tests can build it anywhere.
+pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(12)
+    .limit_recursive_depth(32);
+    if options.production {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(SchemaOptions { production: false }).sdl()
+}

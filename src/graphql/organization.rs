@@ -1,0 +1,288 @@
+//! GraphQL surface of the organization directory.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::connection::{from_page, page_request, patch};
+use super::context::service;
+use super::ids::{self, NodeType};
+use crate::domain::OrganizationKind;
+use crate::entity::organization;
+use crate::service::organizations::{
+    self, NewOrganization, OrganizationChanges, OrganizationFilter as Filter, OrganizationSortField,
+};
+use crate::service::pagination::SortDirection;
+
+/// An election management body or partner organization in the directory.
+pub struct Organization(pub organization::Model);
+
+/// An election management body or partner organization in the directory.
+#[Object]
+impl Organization {
+    /// Global id, usable with `node(id:)`.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Organization, self.0.id)
+    }
+    /// What kind of body this is.
+    async fn kind(&self) -> OrganizationKind {
+        self.0.kind
+    }
+    /// Name in English.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Name in the organization's own language, if different.
+    async fn local_name(&self) -> Option<&str> {
+        self.0.local_name.as_deref()
+    }
+    /// Short name, such as `NEC` or `A-WEB`.
+    async fn acronym(&self) -> Option<&str> {
+        self.0.acronym.as_deref()
+    }
+    /// ISO 3166-1 alpha-2 code of the country it serves; none for international bodies.
+    async fn country_code(&self) -> Option<&str> {
+        self.0.country_code.as_deref()
+    }
+    /// Public website.
+    async fn website(&self) -> Option<&str> {
+        self.0.website.as_deref()
+    }
+    /// Address for international cooperation matters.
+    async fn contact_email(&self) -> Option<&str> {
+        self.0.contact_email.as_deref()
+    }
+    /// Whether it is a member of the Association of World Election Bodies.
+    async fn aweb_member(&self) -> bool {
+        self.0.aweb_member
+    }
+    /// Increases with every change; pass it as `expectedVersion` to update safely.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When the organization was added.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the organization last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Narrows the organization directory; all given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct OrganizationFilter {
+    /// Only these kinds.
+    kinds: Option<Vec<OrganizationKind>>,
+    /// Only organizations of this country (ISO 3166-1 alpha-2).
+    country_code: Option<String>,
+    /// Only A-WEB members (true) or non-members (false).
+    aweb_member: Option<bool>,
+    /// Text found in the name, local name or acronym, ignoring case.
+    search: Option<String>,
+}
+
+impl From<OrganizationFilter> for Filter {
+    fn from(f: OrganizationFilter) -> Self {
+        Filter {
+            kinds: f.kinds,
+            country_code: f.country_code,
+            aweb_member: f.aweb_member,
+            search: f.search,
+        }
+    }
+}
+
+/// Sort order of the organization directory.
+#[derive(InputObject)]
+pub struct OrganizationOrder {
+    /// What to sort by.
+    #[graphql(default_with = "OrganizationSortField::Name")]
+    field: OrganizationSortField,
+    /// Which way.
+    #[graphql(default_with = "SortDirection::Asc")]
+    direction: SortDirection,
+}
+
+/// Extra fields of the organization list.
+pub struct OrganizationConnectionFields(Filter);
+
+/// Extra fields of the organization list.
+#[Object]
+impl OrganizationConnectionFields {
+    /// How many organizations match the filter, across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        Ok(organizations::count(service(ctx)?, &self.0).await?)
+    }
+}
+
+/// A page of organizations.
+pub type OrganizationConnection = Connection<String, Organization, OrganizationConnectionFields>;
+
+/// Input of `createOrganization`.
+#[derive(InputObject)]
+pub struct CreateOrganizationInput {
+    /// What kind of body it is.
+    kind: OrganizationKind,
+    /// Name in English; unique within its country.
+    name: String,
+    /// Name in its own language.
+    local_name: Option<String>,
+    /// Short name.
+    acronym: Option<String>,
+    /// ISO 3166-1 alpha-2 country code; required for election management bodies.
+    country_code: Option<String>,
+    /// Public website (http or https).
+    website: Option<String>,
+    /// Contact e-mail address.
+    contact_email: Option<String>,
+    /// Whether it is an A-WEB member.
+    #[graphql(default)]
+    aweb_member: bool,
+}
+
+/// Input of `updateOrganization`: omitted fields stay, `null` clears optional ones.
+#[derive(InputObject)]
+pub struct UpdateOrganizationInput {
+    /// The organization to change.
+    id: ID,
+    /// The version you read; the update fails with CONFLICT if it changed since.
+    expected_version: Option<i32>,
+    /// New kind.
+    kind: Option<OrganizationKind>,
+    /// New name.
+    name: Option<String>,
+    /// New local-language name.
+    local_name: MaybeUndefined<String>,
+    /// New acronym.
+    acronym: MaybeUndefined<String>,
+    /// New country code.
+    country_code: MaybeUndefined<String>,
+    /// New website.
+    website: MaybeUndefined<String>,
+    /// New contact e-mail address.
+    contact_email: MaybeUndefined<String>,
+    /// New A-WEB membership.
+    aweb_member: Option<bool>,
+}
+
+/// Result of `createOrganization`.
+#[derive(SimpleObject)]
+pub struct CreateOrganizationPayload {
+    /// The new organization.
+    organization: Organization,
+}
+
+/// Result of `updateOrganization`.
+#[derive(SimpleObject)]
+pub struct UpdateOrganizationPayload {
+    /// The organization as changed.
+    organization: Organization,
+}
+
+#[derive(Default)]
+pub struct OrganizationQuery;
+
+#[Object]
+impl OrganizationQuery {
+    /// The organization directory, a page at a time.
+    #[allow(clippy::too_many_arguments)]
+    async fn organizations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the organizations must meet.")] filter: Option<
+            OrganizationFilter,
+        >,
+        #[graphql(desc = "Sort order (default: by name, ascending).")] order_by: Option<
+            OrganizationOrder,
+        >,
+    ) -> Result<OrganizationConnection> {
+        let cx = service(ctx)?;
+        let filter: Filter = filter.unwrap_or_default().into();
+        let sort = order_by.map_or((OrganizationSortField::Name, SortDirection::Asc), |o| {
+            (o.field, o.direction)
+        });
+        let page =
+            organizations::list(cx, &filter, sort, &page_request(first, after, last, before))
+                .await?;
+        Ok(from_page(
+            page,
+            Organization,
+            OrganizationConnectionFields(filter),
+        ))
+    }
+
+    /// One organization by id.
+    async fn organization(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global id of the organization.")] id: ID,
+    ) -> Result<Organization> {
+        let id = ids::decode(&id, NodeType::Organization, "id")?;
+        Ok(Organization(organizations::get(service(ctx)?, id).await?))
+    }
+}
+
+#[derive(Default)]
+pub struct OrganizationMutation;
+
+#[Object]
+impl OrganizationMutation {
+    /// Adds an organization to the directory (ADMIN).
+    async fn create_organization(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new organization.")] input: CreateOrganizationInput,
+    ) -> Result<CreateOrganizationPayload> {
+        let created = organizations::create(
+            service(ctx)?,
+            NewOrganization {
+                kind: input.kind,
+                name: input.name,
+                local_name: input.local_name,
+                acronym: input.acronym,
+                country_code: input.country_code,
+                website: input.website,
+                contact_email: input.contact_email,
+                aweb_member: input.aweb_member,
+            },
+        )
+        .await?;
+        Ok(CreateOrganizationPayload {
+            organization: Organization(created),
+        })
+    }
+
+    /// Changes an organization (ADMIN).
+    async fn update_organization(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The organization and the changes.")] input: UpdateOrganizationInput,
+    ) -> Result<UpdateOrganizationPayload> {
+        let id = ids::decode(&input.id, NodeType::Organization, "id")?;
+        let updated = organizations::update(
+            service(ctx)?,
+            id,
+            OrganizationChanges {
+                expected_version: input.expected_version,
+                kind: input.kind,
+                name: input.name,
+                local_name: patch(input.local_name),
+                acronym: patch(input.acronym),
+                country_code: patch(input.country_code),
+                website: patch(input.website),
+                contact_email: patch(input.contact_email),
+                aweb_member: input.aweb_member,
+            },
+        )
+        .await?;
+        Ok(UpdateOrganizationPayload {
+            organization: Organization(updated),
+        })
+    }
+}

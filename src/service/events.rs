@@ -1,0 +1,727 @@
+//! Events: who may see them, who may change them, and their life cycle.
+//!
+//! Visibility: a DRAFT event is seen only by the coordinators of its host and
+//! co-hosts; every other status is seen by every authenticated client. Changes are
+//! made by the host's coordinators.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Query, SelectStatement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Select, Set, TransactionTrait, Value,
+};
+use uuid::Uuid;
+
+use super::pagination::{
+    Ordering, Page, PageArgs, PageRequest, ParseValueFn, SortDirection, SortValueFn, fetch_page,
+    parse_text, parse_timestamp, timestamp_text,
+};
+use super::{Patch, ServiceContext, audit, search};
+use crate::auth::Role;
+use crate::domain::{
+    BoundedText, CountryCode, DateRange, DateStatus, EventKind, EventStatus, ParticipationMode,
+    TimeZoneName, non_negative,
+};
+use crate::entity::event::{ActiveModel, Column, Entity, Model};
+use crate::entity::{event_co_host, event_date_change, organization};
+use crate::error::{AppError, AppResult};
+
+const TITLE_MAX: usize = 300;
+const TEXT_MAX: usize = 10_000;
+const NAME_MAX: usize = 200;
+
+/// Which events a list shows (always within what the caller may see).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub kinds: Option<Vec<EventKind>>,
+    pub statuses: Option<Vec<EventStatus>>,
+    pub host_organization_id: Option<Uuid>,
+    pub co_host_organization_id: Option<Uuid>,
+    pub country_code: Option<String>,
+    pub starts_on_or_after: Option<NaiveDate>,
+    pub starts_on_or_before: Option<NaiveDate>,
+    /// Case-insensitive match on the title.
+    pub search: Option<String>,
+}
+
+/// How event lists sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum EventSortField {
+    /// By first day.
+    StartDate,
+    /// By title.
+    Title,
+    /// By when the event was created.
+    CreatedAt,
+}
+
+/// Every editable field of an event, as validated before writing.
+#[derive(Debug, Clone)]
+pub struct EventFields {
+    pub kind: EventKind,
+    pub title: String,
+    pub description: Option<String>,
+    pub election_name: Option<String>,
+    pub election_date: Option<NaiveDate>,
+    pub venue: Option<String>,
+    pub city: Option<String>,
+    pub country_code: Option<String>,
+    pub time_zone: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub date_status: DateStatus,
+    pub participation_mode: ParticipationMode,
+    pub application_deadline: Option<DateTime<Utc>>,
+    pub max_delegations: Option<i32>,
+    pub max_participants: Option<i32>,
+    pub held_alongside_event_id: Option<Uuid>,
+}
+
+/// Changes to an event; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct EventChanges {
+    pub expected_version: Option<i32>,
+    pub kind: Option<EventKind>,
+    pub title: Option<String>,
+    pub description: Patch<String>,
+    pub election_name: Patch<String>,
+    pub election_date: Patch<NaiveDate>,
+    pub venue: Patch<String>,
+    pub city: Patch<String>,
+    pub country_code: Patch<String>,
+    pub time_zone: Option<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub date_status: Option<DateStatus>,
+    pub participation_mode: Option<ParticipationMode>,
+    pub application_deadline: Patch<DateTime<Utc>>,
+    pub max_delegations: Patch<i32>,
+    pub max_participants: Patch<i32>,
+    pub held_alongside_event_id: Patch<Uuid>,
+}
+
+/// New dates for an event that others already see.
+#[derive(Debug, Clone)]
+pub struct Reschedule {
+    pub expected_version: Option<i32>,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub date_status: DateStatus,
+    pub reason: String,
+}
+
+fn co_hosted_by(organization_id: Uuid) -> SelectStatement {
+    Query::select()
+        .column(event_co_host::Column::EventId)
+        .from(event_co_host::Entity)
+        .and_where(event_co_host::Column::OrganizationId.eq(organization_id))
+        .to_owned()
+}
+
+/// The SQL condition for "events the caller may see".
+fn visible_to(cx: &ServiceContext) -> Condition {
+    let mut visible = Condition::any().add(Column::Status.ne(EventStatus::Draft));
+    if cx.caller.has_role(Role::Coordinator) {
+        let org = cx.caller.organization_id;
+        visible = visible
+            .add(Column::HostOrganizationId.eq(org))
+            .add(Column::Id.in_subquery(co_hosted_by(org)));
+    }
+    visible
+}
+
+fn visible_events(cx: &ServiceContext) -> Select<Entity> {
+    Entity::find().filter(visible_to(cx))
+}
+
+const NOT_FOUND: AppError = AppError::NotFound { entity: "event" };
+
+/// Reads one event the caller may see.
+pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
+    visible_events(cx)
+        .filter(Column::Id.eq(id))
+        .one(&cx.db)
+        .await?
+        .ok_or(NOT_FOUND)
+}
+
+/// Reads the events among `ids` the caller may see (for loaders).
+pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    Ok(visible_events(cx)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(&cx.db)
+        .await?)
+}
+
+/// The co-host organizations of each of `event_ids`, for loaders.
+///
+/// The caller must already have been allowed to see the events (the loader is only
+/// reached through an event it was given).
+pub async fn co_hosts_of(
+    cx: &ServiceContext,
+    event_ids: &[Uuid],
+) -> AppResult<Vec<(Uuid, organization::Model)>> {
+    let links = event_co_host::Entity::find()
+        .filter(event_co_host::Column::EventId.is_in(event_ids.iter().copied()))
+        .order_by_asc(event_co_host::Column::CreatedAt)
+        .all(&cx.db)
+        .await?;
+    let organization_ids: Vec<Uuid> = links.iter().map(|l| l.organization_id).collect();
+    let organizations = super::organizations::get_many(cx, &organization_ids).await?;
+    Ok(links
+        .into_iter()
+        .filter_map(|link| {
+            organizations
+                .iter()
+                .find(|o| o.id == link.organization_id)
+                .map(|o| (link.event_id, o.clone()))
+        })
+        .collect())
+}
+
+/// The date history of each of `event_ids`, oldest first, for loaders.
+pub async fn date_changes_of(
+    cx: &ServiceContext,
+    event_ids: &[Uuid],
+) -> AppResult<Vec<event_date_change::Model>> {
+    Ok(event_date_change::Entity::find()
+        .filter(event_date_change::Column::EventId.is_in(event_ids.iter().copied()))
+        .order_by_asc(event_date_change::Column::CreatedAt)
+        .all(&cx.db)
+        .await?)
+}
+
+fn filtered(cx: &ServiceContext, filter: &EventFilter) -> AppResult<Select<Entity>> {
+    let mut select = visible_events(cx);
+    if let Some(kinds) = &filter.kinds {
+        select = select.filter(Column::Kind.is_in(kinds.iter().copied()));
+    }
+    if let Some(statuses) = &filter.statuses {
+        select = select.filter(Column::Status.is_in(statuses.iter().copied()));
+    }
+    if let Some(host) = filter.host_organization_id {
+        select = select.filter(Column::HostOrganizationId.eq(host));
+    }
+    if let Some(co_host) = filter.co_host_organization_id {
+        select = select.filter(Column::Id.in_subquery(co_hosted_by(co_host)));
+    }
+    if let Some(country) = &filter.country_code {
+        let country = CountryCode::parse(country, "filter.countryCode")?;
+        select = select.filter(Column::CountryCode.eq(country.into_inner()));
+    }
+    if let Some(from) = filter.starts_on_or_after {
+        select = select.filter(Column::StartDate.gte(from));
+    }
+    if let Some(to) = filter.starts_on_or_before {
+        select = select.filter(Column::StartDate.lte(to));
+    }
+    if let Some(text) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        select = select.filter(search::lower_like(
+            Column::Title,
+            &search::contains_pattern(text),
+        ));
+    }
+    Ok(select)
+}
+
+fn ordering(field: EventSortField, direction: SortDirection) -> Ordering<Entity> {
+    let (column, sort_value, parse_value): (Column, SortValueFn<Model>, ParseValueFn) = match field
+    {
+        EventSortField::StartDate => (
+            Column::StartDate,
+            |m| m.start_date.to_string(),
+            |s| s.parse::<NaiveDate>().ok().map(Value::from),
+        ),
+        EventSortField::Title => (Column::Title, |m| m.title.clone(), parse_text),
+        EventSortField::CreatedAt => (
+            Column::CreatedAt,
+            |m| timestamp_text(&m.created_at),
+            parse_timestamp,
+        ),
+    };
+    Ordering {
+        name: format!("events:{field:?}:{direction:?}"),
+        column,
+        id_column: Column::Id,
+        direction,
+        sort_value,
+        parse_value,
+        id_of: |m| m.id,
+    }
+}
+
+/// One page of the events the caller may see.
+pub async fn list(
+    cx: &ServiceContext,
+    filter: &EventFilter,
+    sort: (EventSortField, SortDirection),
+    page: &PageRequest,
+) -> AppResult<Page<Model>> {
+    let ordering = ordering(sort.0, sort.1);
+    let args = PageArgs::parse(page, &ordering.name)?;
+    fetch_page(&cx.db, filtered(cx, filter)?, &ordering, &args).await
+}
+
+/// How many events the caller may see match `filter`.
+pub async fn count(cx: &ServiceContext, filter: &EventFilter) -> AppResult<u64> {
+    Ok(filtered(cx, filter)?.count(&cx.db).await?)
+}
+
+/// Loads an event for a change by its host, inside `txn`.
+///
+/// An event the caller cannot see is NOT_FOUND; one it sees but does not host (a
+/// co-host, or a partner reading a published event) is FORBIDDEN.
+async fn load_for_host(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    id: Uuid,
+) -> AppResult<Model> {
+    let event = visible_events(cx)
+        .filter(Column::Id.eq(id))
+        .one(txn)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    if !cx.caller.coordinates(event.host_organization_id) {
+        return Err(AppError::forbidden(
+            "only the host's coordinators may change this event",
+        ));
+    }
+    Ok(event)
+}
+
+async fn validate<C: ConnectionTrait>(
+    db: &C,
+    cx: &ServiceContext,
+    event_id: Option<Uuid>,
+    fields: EventFields,
+) -> AppResult<EventFields> {
+    let dates = DateRange::new(fields.start_date, fields.end_date, "endDate")?;
+    if let Some(deadline) = fields.application_deadline {
+        let last_day = dates.end().and_hms_opt(23, 59, 59).map(|t| t.and_utc());
+        if last_day.is_some_and(|last| deadline > last) {
+            return Err(AppError::invalid(
+                "applicationDeadline",
+                "must not be after the event's last day",
+            ));
+        }
+    }
+    if fields.participation_mode == ParticipationMode::ApplicationsOpen
+        && fields.application_deadline.is_none()
+    {
+        return Err(AppError::invalid(
+            "applicationDeadline",
+            "an event open to applications needs an application deadline",
+        ));
+    }
+    if let Some(other) = fields.held_alongside_event_id {
+        if Some(other) == event_id {
+            return Err(AppError::invalid(
+                "heldAlongsideEventId",
+                "an event cannot be held alongside itself",
+            ));
+        }
+        let exists = visible_events(cx)
+            .filter(Column::Id.eq(other))
+            .one(db)
+            .await?;
+        match exists {
+            None => {
+                return Err(AppError::invalid("heldAlongsideEventId", "no such event"));
+            }
+            Some(o)
+                if o.held_alongside_event_id.is_some() && o.held_alongside_event_id == event_id =>
+            {
+                return Err(AppError::invalid(
+                    "heldAlongsideEventId",
+                    "that event is already held alongside this one",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let text =
+        |v: Option<String>, field: &str, max| BoundedText::parse_optional(v.as_deref(), field, max);
+    Ok(EventFields {
+        kind: fields.kind,
+        title: BoundedText::parse(&fields.title, "title", TITLE_MAX)?.into_inner(),
+        description: text(fields.description, "description", TEXT_MAX)?,
+        election_name: text(fields.election_name, "electionName", NAME_MAX)?,
+        election_date: fields.election_date,
+        venue: text(fields.venue, "venue", NAME_MAX)?,
+        city: text(fields.city, "city", NAME_MAX)?,
+        country_code: fields
+            .country_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| CountryCode::parse(c, "countryCode").map(CountryCode::into_inner))
+            .transpose()?,
+        time_zone: TimeZoneName::parse(&fields.time_zone, "timeZone")?.into_inner(),
+        start_date: dates.start(),
+        end_date: dates.end(),
+        date_status: fields.date_status,
+        participation_mode: fields.participation_mode,
+        application_deadline: fields.application_deadline,
+        max_delegations: non_negative(fields.max_delegations, "maxDelegations")?,
+        max_participants: non_negative(fields.max_participants, "maxParticipants")?,
+        held_alongside_event_id: fields.held_alongside_event_id,
+    })
+}
+
+fn apply(active: &mut ActiveModel, f: EventFields) {
+    active.kind = Set(f.kind);
+    active.title = Set(f.title);
+    active.description = Set(f.description);
+    active.election_name = Set(f.election_name);
+    active.election_date = Set(f.election_date);
+    active.venue = Set(f.venue);
+    active.city = Set(f.city);
+    active.country_code = Set(f.country_code);
+    active.time_zone = Set(f.time_zone);
+    active.start_date = Set(f.start_date);
+    active.end_date = Set(f.end_date);
+    active.date_status = Set(f.date_status);
+    active.participation_mode = Set(f.participation_mode);
+    active.application_deadline = Set(f.application_deadline);
+    active.max_delegations = Set(f.max_delegations);
+    active.max_participants = Set(f.max_participants);
+    active.held_alongside_event_id = Set(f.held_alongside_event_id);
+}
+
+fn fields_of(m: &Model) -> EventFields {
+    EventFields {
+        kind: m.kind,
+        title: m.title.clone(),
+        description: m.description.clone(),
+        election_name: m.election_name.clone(),
+        election_date: m.election_date,
+        venue: m.venue.clone(),
+        city: m.city.clone(),
+        country_code: m.country_code.clone(),
+        time_zone: m.time_zone.clone(),
+        start_date: m.start_date,
+        end_date: m.end_date,
+        date_status: m.date_status,
+        participation_mode: m.participation_mode,
+        application_deadline: m.application_deadline,
+        max_delegations: m.max_delegations,
+        max_participants: m.max_participants,
+        held_alongside_event_id: m.held_alongside_event_id,
+    }
+}
+
+async fn audited<C: ConnectionTrait>(
+    txn: &C,
+    cx: &ServiceContext,
+    action: &str,
+    before: Option<&Model>,
+    after: &Model,
+) -> AppResult<()> {
+    audit::record(
+        txn,
+        cx,
+        audit::Change {
+            action,
+            entity_type: "Event",
+            entity_id: after.id,
+            before: before.and_then(audit::snapshot),
+            after: audit::snapshot(after),
+        },
+    )
+    .await
+}
+
+/// Creates a DRAFT event hosted by the caller's organization.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id))]
+pub async fn create(cx: &ServiceContext, fields: EventFields) -> AppResult<Model> {
+    if !cx.caller.has_role(Role::Coordinator) {
+        return Err(AppError::forbidden("only coordinators create events"));
+    }
+    let txn = cx.db.begin().await?;
+    let fields = validate(&txn, cx, None, fields).await?;
+    let now = Utc::now();
+    let mut active = ActiveModel {
+        id: Set(Uuid::now_v7()),
+        host_organization_id: Set(cx.caller.organization_id),
+        status: Set(EventStatus::Draft),
+        published_at: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    apply(&mut active, fields);
+    let created = active.insert(&txn).await?;
+    audited(&txn, cx, "event.create", None, &created).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+async fn save(
+    txn: &DatabaseTransaction,
+    current: &Model,
+    mut active: ActiveModel,
+) -> AppResult<Model> {
+    active.version = Set(current.version + 1);
+    active.updated_at = Set(Utc::now());
+    Entity::update(active)
+        .validate()?
+        .filter(Column::Version.eq(current.version))
+        .exec(txn)
+        .await
+        .map_err(|e| AppError::from_write(e, || AppError::conflict("the event changed")))
+}
+
+fn ensure_editable(event: &Model) -> AppResult<()> {
+    match event.status {
+        EventStatus::Cancelled | EventStatus::Completed => Err(AppError::conflict(format!(
+            "a {} event can no longer be changed",
+            format!("{:?}", event.status).to_uppercase()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Changes an event's details (host coordinators only).
+///
+/// Dates of an event partners can already see change through [`reschedule`], which
+/// keeps the history and tells those invited; here they may change only in DRAFT.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %id))]
+pub async fn update(cx: &ServiceContext, id: Uuid, changes: EventChanges) -> AppResult<Model> {
+    let txn = cx.db.begin().await?;
+    let current = load_for_host(&txn, cx, id).await?;
+    super::check_version(changes.expected_version, current.version)?;
+    ensure_editable(&current)?;
+    let moves_dates = changes.start_date.is_some_and(|d| d != current.start_date)
+        || changes.end_date.is_some_and(|d| d != current.end_date)
+        || changes
+            .date_status
+            .is_some_and(|s| s != current.date_status);
+    if moves_dates && current.status != EventStatus::Draft {
+        return Err(AppError::conflict(
+            "the event is no longer a draft: change its dates with rescheduleEvent, which keeps the history and notifies those invited",
+        ));
+    }
+    let mut f = fields_of(&current);
+    let patch = |slot: &mut Option<String>, p: Patch<String>| {
+        if let Some(v) = p {
+            *slot = v;
+        }
+    };
+    if let Some(v) = changes.kind {
+        f.kind = v;
+    }
+    if let Some(v) = changes.title {
+        f.title = v;
+    }
+    patch(&mut f.description, changes.description);
+    patch(&mut f.election_name, changes.election_name);
+    patch(&mut f.venue, changes.venue);
+    patch(&mut f.city, changes.city);
+    patch(&mut f.country_code, changes.country_code);
+    if let Some(v) = changes.election_date {
+        f.election_date = v;
+    }
+    if let Some(v) = changes.time_zone {
+        f.time_zone = v;
+    }
+    if let Some(v) = changes.start_date {
+        f.start_date = v;
+    }
+    if let Some(v) = changes.end_date {
+        f.end_date = v;
+    }
+    if let Some(v) = changes.date_status {
+        f.date_status = v;
+    }
+    if let Some(v) = changes.participation_mode {
+        f.participation_mode = v;
+    }
+    if let Some(v) = changes.application_deadline {
+        f.application_deadline = v;
+    }
+    if let Some(v) = changes.max_delegations {
+        f.max_delegations = v;
+    }
+    if let Some(v) = changes.max_participants {
+        f.max_participants = v;
+    }
+    if let Some(v) = changes.held_alongside_event_id {
+        f.held_alongside_event_id = v;
+    }
+    let f = validate(&txn, cx, Some(id), f).await?;
+    let mut active: ActiveModel = current.clone().into();
+    apply(&mut active, f);
+    let updated = save(&txn, &current, active).await?;
+    audited(&txn, cx, "event.update", Some(&current), &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Makes a DRAFT event visible to partners. Publishing a published event again
+/// returns it unchanged, so a retried request is safe.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %id))]
+pub async fn publish(
+    cx: &ServiceContext,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Model> {
+    let txn = cx.db.begin().await?;
+    let current = load_for_host(&txn, cx, id).await?;
+    match current.status {
+        EventStatus::Published => return Ok(current),
+        EventStatus::Draft => {}
+        other => {
+            return Err(AppError::conflict(format!(
+                "only a DRAFT event can be published; this one is {}",
+                format!("{other:?}").to_uppercase()
+            )));
+        }
+    }
+    super::check_version(expected_version, current.version)?;
+    let mut active: ActiveModel = current.clone().into();
+    active.status = Set(EventStatus::Published);
+    active.published_at = Set(Some(Utc::now()));
+    let updated = save(&txn, &current, active).await?;
+    audited(&txn, cx, "event.publish", Some(&current), &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Moves an event's dates, keeping the old ones in its date history.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %id))]
+pub async fn reschedule(cx: &ServiceContext, id: Uuid, change: Reschedule) -> AppResult<Model> {
+    let reason = BoundedText::parse(&change.reason, "reason", TEXT_MAX)?.into_inner();
+    let dates = DateRange::new(change.start_date, change.end_date, "endDate")?;
+    let txn = cx.db.begin().await?;
+    let current = load_for_host(&txn, cx, id).await?;
+    super::check_version(change.expected_version, current.version)?;
+    ensure_editable(&current)?;
+    if let Some(deadline) = current.application_deadline {
+        let last_day = dates.end().and_hms_opt(23, 59, 59).map(|t| t.and_utc());
+        if last_day.is_some_and(|last| deadline > last) {
+            return Err(AppError::invalid(
+                "endDate",
+                "the event would end before its application deadline",
+            ));
+        }
+    }
+    event_date_change::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        event_id: Set(id),
+        previous_start_date: Set(current.start_date),
+        previous_end_date: Set(current.end_date),
+        previous_date_status: Set(current.date_status),
+        new_start_date: Set(dates.start()),
+        new_end_date: Set(dates.end()),
+        new_date_status: Set(change.date_status),
+        reason: Set(reason),
+        changed_by_client_id: Set(Some(cx.caller.client_id)),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await?;
+    let mut active: ActiveModel = current.clone().into();
+    active.start_date = Set(dates.start());
+    active.end_date = Set(dates.end());
+    active.date_status = Set(change.date_status);
+    if current.status == EventStatus::Postponed {
+        active.status = Set(EventStatus::Published);
+    }
+    let updated = save(&txn, &current, active).await?;
+    audited(&txn, cx, "event.reschedule", Some(&current), &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Adds a co-host (host coordinators only). Adding one twice is a no-op.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %event_id, %organization_id))]
+pub async fn add_co_host(
+    cx: &ServiceContext,
+    event_id: Uuid,
+    organization_id: Uuid,
+) -> AppResult<Model> {
+    let txn = cx.db.begin().await?;
+    let current = load_for_host(&txn, cx, event_id).await?;
+    ensure_editable(&current)?;
+    if organization_id == current.host_organization_id {
+        return Err(AppError::invalid(
+            "organizationId",
+            "the host cannot also be a co-host",
+        ));
+    }
+    organization::Entity::find_by_id(organization_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound {
+            entity: "organization",
+        })?;
+    let existing = event_co_host::Entity::find_by_id((event_id, organization_id))
+        .one(&txn)
+        .await?;
+    if existing.is_some() {
+        return Ok(current);
+    }
+    event_co_host::ActiveModel {
+        event_id: Set(event_id),
+        organization_id: Set(organization_id),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| AppError::from_write(e, || AppError::conflict("the co-host was just added")))?;
+    let updated = save(&txn, &current, current.clone().into()).await?;
+    audit::record(
+        &txn,
+        cx,
+        audit::Change {
+            action: "event.add_co_host",
+            entity_type: "Event",
+            entity_id: event_id,
+            before: None,
+            after: Some(serde_json::json!({ "coHostOrganizationId": organization_id })),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Removes a co-host (host coordinators only). Removing one that is not a co-host
+/// is a no-op.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %event_id, %organization_id))]
+pub async fn remove_co_host(
+    cx: &ServiceContext,
+    event_id: Uuid,
+    organization_id: Uuid,
+) -> AppResult<Model> {
+    let txn = cx.db.begin().await?;
+    let current = load_for_host(&txn, cx, event_id).await?;
+    ensure_editable(&current)?;
+    let removed = event_co_host::Entity::delete_by_id((event_id, organization_id))
+        .exec(&txn)
+        .await?;
+    if removed.rows_affected == 0 {
+        return Ok(current);
+    }
+    let updated = save(&txn, &current, current.clone().into()).await?;
+    audit::record(
+        &txn,
+        cx,
+        audit::Change {
+            action: "event.remove_co_host",
+            entity_type: "Event",
+            entity_id: event_id,
+            before: Some(serde_json::json!({ "coHostOrganizationId": organization_id })),
+            after: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}

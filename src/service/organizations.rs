@@ -1,0 +1,351 @@
+//! The organization directory: EMBs and partner bodies.
+//!
+//! Every authenticated client may read the directory (partners need it to know who
+//! invites them); only administrators change it.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, Select,
+    Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::pagination::{
+    Ordering, Page, PageArgs, PageRequest, ParseValueFn, SortDirection, SortValueFn, fetch_page,
+    parse_text, parse_timestamp, timestamp_text,
+};
+use super::{Patch, ServiceContext, audit, search};
+use crate::domain::{BoundedText, CountryCode, EmailAddress, OrganizationKind, WebUrl};
+use crate::entity::organization::{ActiveModel, Column, Entity, Model};
+use crate::error::{AppError, AppResult};
+
+const NAME_MAX: usize = 200;
+const ACRONYM_MAX: usize = 30;
+
+/// Which organizations a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationFilter {
+    pub kinds: Option<Vec<OrganizationKind>>,
+    pub country_code: Option<String>,
+    pub aweb_member: Option<bool>,
+    /// Case-insensitive match on name, local name or acronym.
+    pub search: Option<String>,
+}
+
+/// How organization lists sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum OrganizationSortField {
+    /// By name.
+    Name,
+    /// By when the organization was added.
+    CreatedAt,
+}
+
+/// New organization, as entered.
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub kind: OrganizationKind,
+    pub name: String,
+    pub local_name: Option<String>,
+    pub acronym: Option<String>,
+    pub country_code: Option<String>,
+    pub website: Option<String>,
+    pub contact_email: Option<String>,
+    pub aweb_member: bool,
+}
+
+/// Changes to an organization; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationChanges {
+    pub expected_version: Option<i32>,
+    pub kind: Option<OrganizationKind>,
+    pub name: Option<String>,
+    pub local_name: Patch<String>,
+    pub acronym: Patch<String>,
+    pub country_code: Patch<String>,
+    pub website: Patch<String>,
+    pub contact_email: Patch<String>,
+    pub aweb_member: Option<bool>,
+}
+
+fn require_admin(cx: &ServiceContext) -> AppResult<()> {
+    if cx.caller.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "only administrators manage the organization directory",
+        ))
+    }
+}
+
+fn duplicate_name_error(name: &str, country: Option<&str>) -> AppError {
+    match country {
+        Some(country) => AppError::conflict(format!(
+            "an organization named `{name}` already exists in {country}"
+        )),
+        None => AppError::conflict(format!(
+            "an international organization named `{name}` already exists"
+        )),
+    }
+}
+
+/// Reads one organization.
+pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
+    Entity::find_by_id(id)
+        .one(&cx.db)
+        .await?
+        .ok_or(AppError::NotFound {
+            entity: "organization",
+        })
+}
+
+/// Reads many organizations at once (for loaders); missing ids are skipped.
+pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    Ok(Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(&cx.db)
+        .await?)
+}
+
+fn filtered(filter: &OrganizationFilter) -> AppResult<Select<Entity>> {
+    let mut select = Entity::find();
+    if let Some(kinds) = &filter.kinds {
+        select = select.filter(Column::Kind.is_in(kinds.iter().copied()));
+    }
+    if let Some(country) = &filter.country_code {
+        let country = CountryCode::parse(country, "filter.countryCode")?;
+        select = select.filter(Column::CountryCode.eq(country.into_inner()));
+    }
+    if let Some(member) = filter.aweb_member {
+        select = select.filter(Column::AwebMember.eq(member));
+    }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let pattern = search::contains_pattern(search);
+        select = select.filter(
+            Condition::any()
+                .add(search::lower_like(Column::Name, &pattern))
+                .add(search::lower_like(Column::LocalName, &pattern))
+                .add(search::lower_like(Column::Acronym, &pattern)),
+        );
+    }
+    Ok(select)
+}
+
+fn ordering(field: OrganizationSortField, direction: SortDirection) -> Ordering<Entity> {
+    let (column, sort_value, parse_value): (Column, SortValueFn<Model>, ParseValueFn) = match field
+    {
+        OrganizationSortField::Name => (Column::Name, |m| m.name.clone(), parse_text),
+        OrganizationSortField::CreatedAt => (
+            Column::CreatedAt,
+            |m| timestamp_text(&m.created_at),
+            parse_timestamp,
+        ),
+    };
+    Ordering {
+        name: format!("organizations:{field:?}:{direction:?}"),
+        column,
+        id_column: Column::Id,
+        direction,
+        sort_value,
+        parse_value,
+        id_of: |m| m.id,
+    }
+}
+
+/// One page of the directory.
+pub async fn list(
+    cx: &ServiceContext,
+    filter: &OrganizationFilter,
+    sort: (OrganizationSortField, SortDirection),
+    page: &PageRequest,
+) -> AppResult<Page<Model>> {
+    let ordering = ordering(sort.0, sort.1);
+    let args = PageArgs::parse(page, &ordering.name)?;
+    fetch_page(&cx.db, filtered(filter)?, &ordering, &args).await
+}
+
+/// How many organizations match `filter`.
+pub async fn count(cx: &ServiceContext, filter: &OrganizationFilter) -> AppResult<u64> {
+    Ok(filtered(filter)?.count(&cx.db).await?)
+}
+
+struct ValidOrganization {
+    name: String,
+    local_name: Option<String>,
+    acronym: Option<String>,
+    country_code: Option<String>,
+    website: Option<String>,
+    contact_email: Option<String>,
+}
+
+fn validate_optional<T>(
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> AppResult<T>,
+    into: impl Fn(T) -> String,
+) -> AppResult<Option<String>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => parse(text).map(|v| Some(into(v))),
+    }
+}
+
+fn validate(
+    kind: OrganizationKind,
+    name: &str,
+    local_name: Option<&str>,
+    acronym: Option<&str>,
+    country_code: Option<&str>,
+    website: Option<&str>,
+    contact_email: Option<&str>,
+) -> AppResult<ValidOrganization> {
+    let country_code = validate_optional(
+        country_code,
+        |c| CountryCode::parse(c, "countryCode"),
+        CountryCode::into_inner,
+    )?;
+    if kind == OrganizationKind::ElectionManagementBody && country_code.is_none() {
+        return Err(AppError::invalid(
+            "countryCode",
+            "an election management body needs the country it serves",
+        ));
+    }
+    Ok(ValidOrganization {
+        name: BoundedText::parse(name, "name", NAME_MAX)?.into_inner(),
+        local_name: BoundedText::parse_optional(local_name, "localName", NAME_MAX)?,
+        acronym: BoundedText::parse_optional(acronym, "acronym", ACRONYM_MAX)?,
+        country_code,
+        website: validate_optional(website, |w| WebUrl::parse(w, "website"), WebUrl::into_inner)?,
+        contact_email: validate_optional(
+            contact_email,
+            |e| EmailAddress::parse(e, "contactEmail"),
+            EmailAddress::into_inner,
+        )?,
+    })
+}
+
+/// Adds an organization to the directory (administrators only).
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id))]
+pub async fn create(cx: &ServiceContext, input: NewOrganization) -> AppResult<Model> {
+    require_admin(cx)?;
+    let valid = validate(
+        input.kind,
+        &input.name,
+        input.local_name.as_deref(),
+        input.acronym.as_deref(),
+        input.country_code.as_deref(),
+        input.website.as_deref(),
+        input.contact_email.as_deref(),
+    )?;
+    let now = Utc::now();
+    let txn = cx.db.begin().await?;
+    let created = ActiveModel {
+        id: Set(Uuid::now_v7()),
+        kind: Set(input.kind),
+        name: Set(valid.name.clone()),
+        local_name: Set(valid.local_name),
+        acronym: Set(valid.acronym),
+        country_code: Set(valid.country_code.clone()),
+        website: Set(valid.website),
+        contact_email: Set(valid.contact_email),
+        aweb_member: Set(input.aweb_member),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        AppError::from_write(e, || {
+            duplicate_name_error(&valid.name, valid.country_code.as_deref())
+        })
+    })?;
+    audit::record(
+        &txn,
+        cx,
+        audit::Change {
+            action: "organization.create",
+            entity_type: "Organization",
+            entity_id: created.id,
+            before: None,
+            after: audit::snapshot(&created),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Changes an organization (administrators only), guarded by `expected_version`.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %id))]
+pub async fn update(
+    cx: &ServiceContext,
+    id: Uuid,
+    changes: OrganizationChanges,
+) -> AppResult<Model> {
+    require_admin(cx)?;
+    let txn = cx.db.begin().await?;
+    let current = Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound {
+            entity: "organization",
+        })?;
+    super::check_version(changes.expected_version, current.version)?;
+
+    let pick = |patch: &Patch<String>, old: &Option<String>| match patch {
+        Some(new) => new.clone(),
+        None => old.clone(),
+    };
+    let kind = changes.kind.unwrap_or(current.kind);
+    let name = changes.name.clone().unwrap_or_else(|| current.name.clone());
+    let valid = validate(
+        kind,
+        &name,
+        pick(&changes.local_name, &current.local_name).as_deref(),
+        pick(&changes.acronym, &current.acronym).as_deref(),
+        pick(&changes.country_code, &current.country_code).as_deref(),
+        pick(&changes.website, &current.website).as_deref(),
+        pick(&changes.contact_email, &current.contact_email).as_deref(),
+    )?;
+
+    let mut active: ActiveModel = current.clone().into();
+    active.kind = Set(kind);
+    active.name = Set(valid.name.clone());
+    active.local_name = Set(valid.local_name);
+    active.acronym = Set(valid.acronym);
+    active.country_code = Set(valid.country_code.clone());
+    active.website = Set(valid.website);
+    active.contact_email = Set(valid.contact_email);
+    active.aweb_member = Set(changes.aweb_member.unwrap_or(current.aweb_member));
+    active.version = Set(current.version + 1);
+    active.updated_at = Set(Utc::now());
+    let updated = Entity::update(active)
+        .validate()?
+        .filter(Column::Version.eq(current.version))
+        .exec(&txn)
+        .await
+        .map_err(|e| {
+            AppError::from_write(e, || {
+                duplicate_name_error(&valid.name, valid.country_code.as_deref())
+            })
+        })?;
+    audit::record(
+        &txn,
+        cx,
+        audit::Change {
+            action: "organization.update",
+            entity_type: "Organization",
+            entity_id: id,
+            before: audit::snapshot(&current),
+            after: audit::snapshot(&updated),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}

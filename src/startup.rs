@@ -1,0 +1,125 @@
+//! Building the application and running it until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::auth::keys::KeySet;
+use crate::auth::tokens::TokenService;
+use crate::config::Settings;
+use crate::graphql::{SchemaOptions, build_schema};
+use crate::http::{self, AppState, TokenThrottle};
+use crate::service::clients::RevocationCache;
+use crate::{db, seed};
+
+/// A bound, migrated, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    db: DatabaseConnection,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Connects, migrates, loads keys and binds; `seed_demo` loads the demo world.
+    pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
+        let db = db::connect(&settings.database).await?;
+        db::migrate(&db).await?;
+        if seed_demo {
+            let created = seed::demo(&db).await?;
+            seed::print_clients(&created, false);
+        }
+        let keys = KeySet::load(
+            settings.auth.signing_key_file.as_deref(),
+            &settings.auth.verification_key_files,
+            &settings.data_dir,
+        )?;
+        let tokens = TokenService::new(
+            keys,
+            settings.auth.issuer.clone(),
+            settings.auth.audience.clone(),
+            settings.auth.token_ttl,
+        );
+        let state = AppState {
+            db: db.clone(),
+            schema: build_schema(SchemaOptions {
+                production: settings.production,
+            }),
+            tokens: Arc::new(tokens),
+            revocations: Arc::new(RevocationCache::new(
+                settings.auth.revocation_check_interval,
+            )),
+            token_throttle: Arc::new(TokenThrottle::new(NonZeroU32::MIN.saturating_add(19))),
+            graphiql: !settings.production,
+        };
+        let router =
+            http::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                settings.request_timeout,
+            ));
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let address = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            router,
+            db,
+            address,
+        })
+    }
+
+    /// The address actually bound (port 0 becomes a real port).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The database pool, for tests and operator tasks.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Serves until SIGINT or SIGTERM, letting in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, letting in-flight requests finish.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(address = %self.address, "embhub listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stop)
+            .await?;
+        self.db.close().await.ok();
+        tracing::info!("embhub stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining in-flight requests");
+}
