@@ -1,7 +1,10 @@
-//! Turning a service [`Page`] into a Relay connection.
+//! Relay connections: turning a service [`Page`] into `XConnection`/`XEdge` types.
+//!
+//! async-graphql's generic `Connection` cannot carry a type description, and every
+//! type of our schema has one; `connection_type!` declares a documented pair per
+//! list, with a lazily computed `totalCount` (no count query unless asked for).
 
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{ObjectType, OutputType};
+use async_graphql::connection::PageInfo;
 
 use crate::service::pagination::{Page, PageRequest};
 
@@ -20,21 +23,87 @@ pub fn page_request(
     }
 }
 
-/// Builds the connection for `page`, mapping each row to its GraphQL node.
-pub fn from_page<M, N, F>(page: Page<M>, to_node: fn(M) -> N, fields: F) -> Connection<String, N, F>
-where
-    N: OutputType,
-    F: ObjectType,
-{
-    let mut connection =
-        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, fields);
-    connection.edges.extend(
-        page.items
-            .into_iter()
-            .map(|(cursor, row)| Edge::new(cursor, to_node(row))),
-    );
-    connection
+/// Splits a page into its edges (cursor, node) and its page info.
+pub fn edges_and_info<M, N>(page: Page<M>, to_node: fn(M) -> N) -> (Vec<(String, N)>, PageInfo) {
+    let info = PageInfo {
+        has_previous_page: page.has_previous_page,
+        has_next_page: page.has_next_page,
+        start_cursor: page.items.first().map(|(c, _)| c.clone()),
+        end_cursor: page.items.last().map(|(c, _)| c.clone()),
+    };
+    let edges = page
+        .items
+        .into_iter()
+        .map(|(cursor, row)| (cursor, to_node(row)))
+        .collect();
+    (edges, info)
 }
+
+/// Declares `$connection` and `$edge` for nodes of type `$node`; `$count` is the
+/// service function counting matches of the filter type `$filter`.
+macro_rules! connection_type {
+    ($connection:ident, $edge:ident, $node:ty, $filter:ty, $count:path, $doc:literal, $edge_doc:literal) => {
+        #[doc = $doc]
+        pub struct $connection {
+            edges: Vec<$edge>,
+            page_info: async_graphql::connection::PageInfo,
+            filter: $filter,
+        }
+
+        impl $connection {
+            pub fn new(
+                page: $crate::service::pagination::Page<impl Into<$node>>,
+                filter: $filter,
+            ) -> Self {
+                let (edges, page_info) =
+                    $crate::graphql::connection::edges_and_info(page, Into::into);
+                Self {
+                    edges: edges
+                        .into_iter()
+                        .map(|(cursor, node)| $edge { cursor, node })
+                        .collect(),
+                    page_info,
+                    filter,
+                }
+            }
+        }
+
+        #[doc = $doc]
+        #[async_graphql::Object]
+        impl $connection {
+            /// The items of this page, each with its cursor.
+            async fn edges(&self) -> &[$edge] {
+                &self.edges
+            }
+            /// The items of this page.
+            async fn nodes(&self) -> Vec<&$node> {
+                self.edges.iter().map(|e| &e.node).collect()
+            }
+            /// Where this page is in the whole list.
+            async fn page_info(&self) -> &async_graphql::connection::PageInfo {
+                &self.page_info
+            }
+            /// How many items match the filter, across all pages.
+            async fn total_count(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> async_graphql::Result<u64> {
+                Ok($count($crate::graphql::context::service(ctx)?, &self.filter).await?)
+            }
+        }
+
+        #[doc = $edge_doc]
+        #[derive(async_graphql::SimpleObject)]
+        pub struct $edge {
+            /// Opaque position of this item, for `after` and `before`.
+            cursor: String,
+            /// The item.
+            node: $node,
+        }
+    };
+}
+
+pub(crate) use connection_type;
 
 /// Maps an optional GraphQL input that may be `null` to a service patch.
 pub fn patch<T>(value: async_graphql::MaybeUndefined<T>) -> crate::service::Patch<T> {

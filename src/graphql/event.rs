@@ -1,10 +1,9 @@
 //! GraphQL surface of events: reading, planning and publishing them.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::connection::{from_page, page_request, patch};
+use super::connection::{connection_type, page_request, patch};
 use super::context::{loader, service};
 use super::ids::{self, NodeType};
 use super::loaders::{CoHostLoader, DateChangeLoader, EventLoader, OrganizationLoader};
@@ -247,20 +246,21 @@ pub struct EventOrder {
     direction: SortDirection,
 }
 
-/// Extra fields of an event list.
-pub struct EventConnectionFields(Filter);
+connection_type!(
+    EventConnection,
+    EventEdge,
+    Event,
+    Filter,
+    events::count,
+    "A page of events.",
+    "An event in a page, with its cursor."
+);
 
-/// Extra fields of an event list.
-#[Object]
-impl EventConnectionFields {
-    /// How many events match the filter, across all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(events::count(service(ctx)?, &self.0).await?)
+impl From<event::Model> for Event {
+    fn from(model: event::Model) -> Self {
+        Event(model)
     }
 }
-
-/// A page of events.
-pub type EventConnection = Connection<String, Event, EventConnectionFields>;
 
 /// Input of `createEvent`. The caller's organization hosts the event, which starts
 /// as a DRAFT.
@@ -427,7 +427,7 @@ impl EventQuery {
         });
         let page =
             events::list(cx, &filter, sort, &page_request(first, after, last, before)).await?;
-        Ok(from_page(page, Event, EventConnectionFields(filter)))
+        Ok(EventConnection::new(page, filter))
     }
 
     /// One event by id.

@@ -1,10 +1,9 @@
 //! GraphQL surface of the organization directory.
 
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::connection::{from_page, page_request, patch};
+use super::connection::{connection_type, page_request, patch};
 use super::context::service;
 use super::ids::{self, NodeType};
 use crate::domain::OrganizationKind;
@@ -105,20 +104,21 @@ pub struct OrganizationOrder {
     direction: SortDirection,
 }
 
-/// Extra fields of the organization list.
-pub struct OrganizationConnectionFields(Filter);
+connection_type!(
+    OrganizationConnection,
+    OrganizationEdge,
+    Organization,
+    Filter,
+    organizations::count,
+    "A page of organizations.",
+    "An organization in a page, with its cursor."
+);
 
-/// Extra fields of the organization list.
-#[Object]
-impl OrganizationConnectionFields {
-    /// How many organizations match the filter, across all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(organizations::count(service(ctx)?, &self.0).await?)
+impl From<organization::Model> for Organization {
+    fn from(model: organization::Model) -> Self {
+        Organization(model)
     }
 }
-
-/// A page of organizations.
-pub type OrganizationConnection = Connection<String, Organization, OrganizationConnectionFields>;
 
 /// Input of `createOrganization`.
 #[derive(InputObject)]
@@ -210,11 +210,7 @@ impl OrganizationQuery {
         let page =
             organizations::list(cx, &filter, sort, &page_request(first, after, last, before))
                 .await?;
-        Ok(from_page(
-            page,
-            Organization,
-            OrganizationConnectionFields(filter),
-        ))
+        Ok(OrganizationConnection::new(page, filter))
     }
 
     /// One organization by id.

@@ -321,7 +321,7 @@ async fn validate<C: ConnectionTrait>(
     if let Some(other) = fields.held_alongside_event_id {
         if Some(other) == event_id {
             return Err(AppError::invalid(
-                "heldAlongsideEventId",
+                "heldAlongsideId",
                 "an event cannot be held alongside itself",
             ));
         }
@@ -331,13 +331,13 @@ async fn validate<C: ConnectionTrait>(
             .await?;
         match exists {
             None => {
-                return Err(AppError::invalid("heldAlongsideEventId", "no such event"));
+                return Err(AppError::invalid("heldAlongsideId", "no such event"));
             }
             Some(o)
                 if o.held_alongside_event_id.is_some() && o.held_alongside_event_id == event_id =>
             {
                 return Err(AppError::invalid(
-                    "heldAlongsideEventId",
+                    "heldAlongsideId",
                     "that event is already held alongside this one",
                 ));
             }
