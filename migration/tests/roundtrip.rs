@@ -29,7 +29,15 @@ const MIGRATIONS_TABLE: &str = "seaql_migrations";
 
 const NOW: &str = "2026-11-28T10:00:00Z";
 
+/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` names a server.
 #[tokio::test]
+async fn roundtrip_on_every_configured_backend() {
+    sqlite_roundtrip().await;
+    if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") {
+        postgres_roundtrip(&admin_url).await;
+    }
+}
+
 async fn sqlite_roundtrip() {
     // sea-orm gives a SQLite pool a single connection unless told otherwise, so
     // every statement sees the same in-memory database; sqlx turns on
@@ -38,20 +46,15 @@ async fn sqlite_roundtrip() {
     roundtrip(&db).await;
 }
 
-#[tokio::test]
-async fn postgres_roundtrip() {
-    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL roundtrip");
-        return;
-    };
-    let admin = Database::connect(&admin_url).await.unwrap();
+async fn postgres_roundtrip(admin_url: &str) {
+    let admin = Database::connect(admin_url).await.unwrap();
     let name = format!("embhub_migration_{}", uuid::Uuid::new_v4().simple());
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap();
 
-    let url = with_database(&admin_url, &name);
+    let url = with_database(admin_url, &name);
     // Run in a task so that a failed assertion still lets us drop the database.
     let outcome = tokio::spawn(async move {
         let db = Database::connect(&url).await.unwrap();

@@ -1,0 +1,336 @@
+//! `spawn_app()` and the requests tests make.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use embhub::auth::Role;
+use embhub::config::{AuthSettings, DatabaseSettings, Settings};
+use embhub::domain::OrganizationKind;
+use embhub::seed::{OrganizationSeed, ensure_organization};
+use embhub::service::clients;
+use embhub::startup::Application;
+use futures::FutureExt;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Which database a run uses.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres { admin_url: String },
+}
+
+/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` names a server.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
+        && !url.trim().is_empty()
+    {
+        all.push(Backend::Postgres { admin_url: url });
+    }
+    all
+}
+
+/// Runs `scenario` once per backend, each on a fresh server and database.
+pub async fn each_backend<F, Fut>(scenario: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        println!("backend: {backend:?}");
+        let app = spawn_app(backend.clone()).await;
+        let cleanup = app.cleanup.clone();
+        let stop = app.stop.clone();
+        let outcome = AssertUnwindSafe(scenario(app)).catch_unwind().await;
+        if let Some(stop) = stop.lock().ok().and_then(|mut s| s.take()) {
+            let _ = stop.send(());
+        }
+        cleanup.run().await;
+        if let Err(panic) = outcome {
+            eprintln!("failed on backend {backend:?}");
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// What must be removed after a run.
+#[derive(Clone)]
+pub struct Cleanup {
+    postgres: Option<(String, String)>,
+}
+
+impl Cleanup {
+    async fn run(&self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            // Give the server a moment to close its pool; FORCE handles stragglers.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Ok(admin) = Database::connect(admin_url.as_str()).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+                let _ = admin.close().await;
+            }
+        }
+    }
+}
+
+/// A running server and what tests need to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub data_dir: PathBuf,
+    /// A client with the ADMIN role, for arranging organizations.
+    pub admin_token: String,
+    /// The organization the admin client belongs to.
+    pub operator_org: Uuid,
+    stop: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
+    cleanup: Cleanup,
+    _data: tempfile::TempDir,
+}
+
+/// A GraphQL response with its HTTP status.
+#[derive(Debug)]
+pub struct GqlResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl GqlResponse {
+    /// The data, asserting there were no errors.
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    /// The code of the first error, asserting there was one.
+    pub fn error_code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error, got {}", self.body))
+    }
+
+    /// The `field` of the first error.
+    pub fn error_field(&self) -> &str {
+        self.body["errors"][0]["extensions"]["field"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error naming a field, got {}", self.body))
+    }
+}
+
+/// Client credentials as the CLI would print them.
+pub struct Credentials {
+    pub client_id: Uuid,
+    pub secret: String,
+}
+
+/// Starts a server on port 0 with a fresh database on `backend`.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let data = tempfile::tempdir().expect("temporary folder");
+    let (url, postgres) = match &backend {
+        Backend::Sqlite => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                data.path().join("embhub.db").display()
+            ),
+            None,
+        ),
+        Backend::Postgres { admin_url } => {
+            let name = format!("embhub_test_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(admin_url.as_str())
+                .await
+                .expect("TEST_DATABASE_URL must name a reachable PostgreSQL server");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create the test database");
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .expect("TEST_DATABASE_URL must end with a database name");
+            (format!("{base}/{name}"), Some((admin_url.clone(), name)))
+        }
+    };
+    let settings = Settings {
+        bind: "127.0.0.1:0".parse().expect("loopback address"),
+        production: false,
+        request_timeout: Duration::from_secs(30),
+        database: DatabaseSettings {
+            url,
+            max_connections: 5,
+        },
+        data_dir: data.path().to_path_buf(),
+        auth: AuthSettings {
+            issuer: "embhub".into(),
+            audience: "embhub-api".into(),
+            token_ttl: Duration::from_secs(900),
+            signing_key_file: None,
+            verification_key_files: Vec::new(),
+            revocation_check_interval: Duration::from_secs(1),
+        },
+    };
+    let app = Application::build(settings, false)
+        .await
+        .expect("the application builds");
+    let address = format!("http://{}", app.address());
+    let db = app.db().clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = stop_rx.await;
+    }));
+
+    let operator = ensure_organization(
+        &db,
+        OrganizationSeed {
+            kind: OrganizationKind::Other,
+            name: "Test Operator",
+            local_name: None,
+            acronym: Some("OPS"),
+            country_code: None,
+            website: None,
+            aweb_member: false,
+        },
+    )
+    .await
+    .expect("operator organization");
+    let mut app = TestApp {
+        address,
+        http: reqwest::Client::new(),
+        db,
+        data_dir: data.path().to_path_buf(),
+        admin_token: String::new(),
+        operator_org: operator.id,
+        stop: std::sync::Arc::new(std::sync::Mutex::new(Some(stop_tx))),
+        cleanup: Cleanup { postgres },
+        _data: data,
+    };
+    app.admin_token = app.token_for(operator.id, &[Role::Admin]).await;
+    app
+}
+
+impl TestApp {
+    /// Registers an API client directly, as `embhub client create` does.
+    pub async fn create_client(&self, organization_id: Uuid, roles: &[Role]) -> Credentials {
+        let created = clients::register(&self.db, organization_id, roles, "test client")
+            .await
+            .expect("client registration");
+        Credentials {
+            client_id: created.info.id,
+            secret: created.secret,
+        }
+    }
+
+    /// POSTs a form to `/oauth/token`.
+    pub async fn request_token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}/oauth/token", self.address))
+            .form(form)
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// An access token for `credentials`, through the token endpoint.
+    pub async fn token(&self, credentials: &Credentials) -> String {
+        let id = credentials.client_id.to_string();
+        let response = self
+            .request_token(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &credentials.secret),
+            ])
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "token endpoint refused valid credentials"
+        );
+        let body: Value = response.json().await.expect("token JSON");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// A new client of `organization_id` with `roles`, and its token.
+    pub async fn token_for(&self, organization_id: Uuid, roles: &[Role]) -> String {
+        let credentials = self.create_client(organization_id, roles).await;
+        self.token(&credentials).await
+    }
+
+    /// Runs a GraphQL operation with `token` (or none).
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> GqlResponse {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("GraphQL request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        GqlResponse { status, body }
+    }
+
+    /// Creates an organization through the API as the admin; returns (global id, uuid).
+    pub async fn create_org(&self, name: &str, country: Option<&str>) -> (String, Uuid) {
+        let response = self
+            .gql(
+                Some(&self.admin_token),
+                "mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } } }",
+                json!({ "input": {
+                    "kind": if country.is_some() { "ELECTION_MANAGEMENT_BODY" } else { "INTERNATIONAL_ORGANIZATION" },
+                    "name": name,
+                    "countryCode": country,
+                }}),
+            )
+            .await;
+        let id = response.data()["createOrganization"]["organization"]["id"]
+            .as_str()
+            .expect("organization id")
+            .to_owned();
+        let uuid = global_uuid(&id);
+        (id, uuid)
+    }
+
+    /// Counts the rows of `table`, to check that a rejected mutation wrote nothing.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("one row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+}
+
+/// The UUID inside a global id.
+pub fn global_uuid(id: &str) -> Uuid {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .expect("global ids are base64url");
+    let text = String::from_utf8(raw).expect("utf-8");
+    let (_, uuid) = text.split_once(':').expect("Type:uuid");
+    Uuid::parse_str(uuid).expect("uuid")
+}
+
+/// The global id of an object of `type_name`.
+pub fn global_id(type_name: &str, uuid: Uuid) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{type_name}:{uuid}"))
+}

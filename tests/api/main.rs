@@ -1,0 +1,11 @@
+//! Integration tests: the real server on a random port, spoken to over HTTP as a
+//! client would. Each test runs on SQLite and, when `TEST_DATABASE_URL` is set, on
+//! PostgreSQL, with a fresh database per run.
+
+mod auth;
+mod events;
+mod helpers;
+mod organizations;
+mod pagination;
+mod schema;
+mod server;

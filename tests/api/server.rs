@@ -1,0 +1,107 @@
+//! Health, readiness and the unauthenticated surface.
+
+use serde_json::{Value, json};
+
+use crate::helpers::each_backend;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness_answer_without_a_token() {
+    each_backend(|app| async move {
+        for path in ["/healthz", "/readyz"] {
+            let response = app
+                .http
+                .get(format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            assert!(
+                response.headers().contains_key("x-request-id"),
+                "{path} has a request id"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_without_a_token_is_unauthenticated() {
+    each_backend(|app| async move {
+        let response = app
+            .gql(None, "{ organizations { totalCount } }", json!({}))
+            .await;
+        assert_eq!(response.status, 401);
+        assert_eq!(response.error_code(), "UNAUTHENTICATED");
+
+        let raw = app
+            .http
+            .post(format!("{}/graphql", app.address))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        let challenge = raw.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_is_served_to_browsers_and_queries_work_over_get() {
+    each_backend(|app| async move {
+        let page = app
+            .http
+            .get(format!("{}/graphql", app.address))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.text()
+                .await
+                .unwrap()
+                .to_lowercase()
+                .contains("graphiql")
+        );
+
+        let response = app
+            .http
+            .get(format!("{}/graphql", app.address))
+            .query(&[("query", "{ viewer { roles } }")])
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["data"]["viewer"]["roles"], json!(["ADMIN"]));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unparsable_request_gets_a_clean_400() {
+    each_backend(|app| async move {
+        let response = app
+            .http
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(&app.admin_token)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            !message.contains("Error("),
+            "no debug text leaks: {message}"
+        );
+    })
+    .await;
+}
