@@ -49,11 +49,12 @@ impl CoreQuery {
     /// The calling client, its organization and roles.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
         let cx = service(ctx)?;
-        let organization = organizations::get(cx, cx.caller.organization_id).await?;
+        let caller = cx.caller();
+        let organization = organizations::get(cx, caller.organization_id).await?;
         Ok(Viewer {
-            client_id: ids::encode(NodeType::ApiClient, cx.caller.client_id),
+            client_id: ids::encode(NodeType::ApiClient, caller.client_id),
             organization: Organization(organization),
-            roles: cx.caller.roles.clone(),
+            roles: caller.roles.clone(),
         })
     }
 

@@ -97,11 +97,7 @@ async fn execute(state: AppState, request: Request) -> Response {
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let cx = ServiceContext {
-        db: state.db.clone(),
-        caller,
-        request_id,
-    };
+    let cx = ServiceContext::new(state.db.clone(), caller, request_id);
     let response = state
         .schema
         .execute(loaders::attach(graphql_request, cx))

@@ -18,12 +18,30 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
 /// The caller and its database handle for one request.
+///
+/// The connection is private to the service layer: code outside it (resolvers,
+/// handlers) cannot query without going through a function that decides access.
 #[derive(Clone)]
 pub struct ServiceContext {
-    pub db: DatabaseConnection,
-    pub caller: Caller,
+    db: DatabaseConnection,
+    caller: Caller,
     /// Correlates the audit entry with the request's logs.
-    pub request_id: Option<String>,
+    request_id: Option<String>,
+}
+
+impl ServiceContext {
+    pub fn new(db: DatabaseConnection, caller: Caller, request_id: Option<String>) -> Self {
+        Self {
+            db,
+            caller,
+            request_id,
+        }
+    }
+
+    /// Who is calling.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
 }
 
 /// A change to an optional field: `None` leaves it, `Some(None)` clears it.
