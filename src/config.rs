@@ -96,6 +96,10 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
+    /// How often invitations past their respond-by are marked EXPIRED, in seconds.
+    #[arg(long, env = "EMBHUB_EXPIRY_SWEEP_SECS", default_value_t = 60)]
+    pub expiry_sweep_secs: u64,
+
     /// Longest a request may take, in seconds.
     #[arg(long, env = "EMBHUB_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -138,6 +142,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub production: bool,
     pub request_timeout: Duration,
+    /// How often invitations past their respond-by are marked EXPIRED.
+    pub expiry_sweep_interval: Duration,
     pub database: DatabaseSettings,
     pub data_dir: PathBuf,
     pub auth: AuthSettings,
@@ -163,6 +169,9 @@ impl Settings {
         if serve.auth.revocation_check_secs > 60 {
             anyhow::bail!("EMBHUB_REVOCATION_CHECK_SECS must be at most 60");
         }
+        if serve.expiry_sweep_secs == 0 {
+            anyhow::bail!("EMBHUB_EXPIRY_SWEEP_SECS must be at least 1");
+        }
         if serve.request_timeout_secs == 0 {
             anyhow::bail!("EMBHUB_REQUEST_TIMEOUT_SECS must be at least 1");
         }
@@ -170,6 +179,7 @@ impl Settings {
             bind: serve.bind,
             production: serve.production,
             request_timeout: Duration::from_secs(serve.request_timeout_secs),
+            expiry_sweep_interval: Duration::from_secs(serve.expiry_sweep_secs),
             database: db.resolve()?,
             data_dir: db.data_dir.clone(),
             auth: AuthSettings {

@@ -1,5 +1,7 @@
 //! Connecting to the database and applying migrations.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -34,6 +36,18 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     Ok(db)
+}
+
+/// Counts the SQL statements a connection pool runs (transactions included):
+/// tests assert that a request's statement count does not grow with its list
+/// sizes, and metrics can export it.
+pub fn count_statements(db: &mut DatabaseConnection) -> Arc<AtomicU64> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let handle = counter.clone();
+    db.set_metric_callback(move |_| {
+        handle.fetch_add(1, Ordering::Relaxed);
+    });
+    counter
 }
 
 /// Applies pending migrations.

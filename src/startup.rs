@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -13,6 +15,7 @@ use crate::config::Settings;
 use crate::graphql::{SchemaOptions, build_schema};
 use crate::http::{self, AppState, TokenThrottle};
 use crate::service::clients::RevocationCache;
+use crate::service::invitations;
 use crate::{db, seed};
 
 /// A bound, migrated, ready-to-run server.
@@ -21,12 +24,15 @@ pub struct Application {
     router: axum::Router,
     db: DatabaseConnection,
     address: SocketAddr,
+    statements: Arc<AtomicU64>,
+    expiry_sweep_interval: Duration,
 }
 
 impl Application {
     /// Connects, migrates, loads keys and binds; `seed_demo` loads the demo world.
     pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
-        let db = db::connect(&settings.database).await?;
+        let mut db = db::connect(&settings.database).await?;
+        let statements = db::count_statements(&mut db);
         db::migrate(&db).await?;
         if seed_demo {
             let created = seed::demo(&db).await?;
@@ -69,6 +75,8 @@ impl Application {
             router,
             db,
             address,
+            statements,
+            expiry_sweep_interval: settings.expiry_sweep_interval,
         })
     }
 
@@ -82,6 +90,11 @@ impl Application {
         &self.db
     }
 
+    /// How many SQL statements the server has run so far.
+    pub fn statement_counter(&self) -> Arc<AtomicU64> {
+        self.statements.clone()
+    }
+
     /// Serves until SIGINT or SIGTERM, letting in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
@@ -93,12 +106,32 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.address, "embhub listening");
+        let sweeper = tokio::spawn(sweep_expired_invitations(
+            self.db.clone(),
+            self.expiry_sweep_interval,
+        ));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(stop)
             .await?;
+        sweeper.abort();
         self.db.close().await.ok();
         tracing::info!("embhub stopped");
         Ok(())
+    }
+}
+
+/// Writes EXPIRED on invitations past their respond-by, periodically. Reads are
+/// already correct without it (they compute the status); the sweep makes the
+/// stored status, filters by index and webhooks agree.
+async fn sweep_expired_invitations(db: DatabaseConnection, every: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        ticks.tick().await;
+        match invitations::sweep_expired(&db).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "invitations expired"),
+            Err(err) => tracing::warn!(error = ?err, "invitation expiry sweep failed"),
+        }
     }
 }
 

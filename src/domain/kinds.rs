@@ -114,3 +114,168 @@ pub enum ParticipationMode {
     /// Organizations may apply until the application deadline.
     ApplicationsOpen,
 }
+
+/// What an agenda item of an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum SessionKind {
+    /// A briefing for participants.
+    Briefing,
+    /// A lecture.
+    Lecture,
+    /// A panel discussion.
+    Panel,
+    /// Delegations present on a topic.
+    Presentations,
+    /// An open discussion.
+    Discussion,
+    /// Observation of early voting.
+    ObservationEarlyVoting,
+    /// Observation of voting on election day.
+    ObservationElectionDay,
+    /// Observation of the count.
+    ObservationCounting,
+    /// A mock vote with the host's equipment.
+    MockVoting,
+    /// A visit to a site such as a polling station or the commission.
+    SiteVisit,
+    /// A cultural program.
+    CulturalProgram,
+    /// A reception or dinner.
+    Reception,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum InvitationStatus {
+    /// Prepared by the host, not yet sent; invisible to the invitee.
+    Draft,
+    /// Sent and awaiting an answer.
+    Sent,
+    /// Accepted by the invitee; a delegation exists.
+    Accepted,
+    /// Declined by the invitee.
+    Declined,
+    /// Withdrawn by the host.
+    Withdrawn,
+    /// Not answered before the respond-by date.
+    Expired,
+}
+
+/// A cost the host's funding covers.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum FundingItem {
+    /// International flights.
+    Airfare,
+    /// Hotel.
+    Accommodation,
+    /// Meals.
+    Meals,
+    /// Transport during the event.
+    LocalTransport,
+    /// A daily allowance.
+    PerDiem,
+}
+
+/// Where an application stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum ApplicationStatus {
+    /// Awaiting the host's decision.
+    Submitted,
+    /// Accepted: an accepted invitation and a delegation exist.
+    Accepted,
+    /// Rejected by the host.
+    Rejected,
+    /// Withdrawn by the applicant.
+    Withdrawn,
+}
+
+/// Where a delegation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum DelegationStatus {
+    /// Members are being registered.
+    Forming,
+    /// The organization confirmed its members.
+    Confirmed,
+    /// The delegation will not come (the event was cancelled or the invitation withdrawn).
+    Cancelled,
+}
+
+/// A participant's part in the delegation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum ParticipantRole {
+    /// Head of the delegation.
+    Head,
+    /// A member.
+    Member,
+    /// An interpreter.
+    Interpreter,
+    /// A speaker at a session.
+    Speaker,
+    /// Support staff.
+    Staff,
+}
+
+/// Where a proposed presentation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum PresentationStatus {
+    /// Awaiting the host's decision.
+    Proposed,
+    /// On the agenda.
+    Accepted,
+    /// Not on the agenda.
+    Rejected,
+}

@@ -4,8 +4,14 @@
 //! without the schema moving, and a field can be added to the API without a column.
 
 pub mod api_client;
+pub mod application;
 pub mod audit_entry;
+pub mod delegation;
 pub mod event;
 pub mod event_co_host;
 pub mod event_date_change;
+pub mod invitation;
 pub mod organization;
+pub mod participant;
+pub mod presentation;
+pub mod session;

@@ -1,7 +1,7 @@
 //! The audit trail: who changed what, written in the transaction of the change.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -36,25 +36,169 @@ pub struct Change<'a> {
     pub after: Option<serde_json::Value>,
 }
 
+fn entry(cx: Option<&ServiceContext>, change: Change<'_>) -> audit_entry::ActiveModel {
+    audit_entry::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        actor_client_id: Set(cx.map(|cx| cx.caller.client_id)),
+        actor_organization_id: Set(cx.map(|cx| cx.caller.organization_id)),
+        action: Set(change.action.to_owned()),
+        entity_type: Set(change.entity_type.to_owned()),
+        entity_id: Set(change.entity_id),
+        before: Set(change.before),
+        after: Set(change.after),
+        request_id: Set(cx.and_then(|cx| cx.request_id.clone())),
+        created_at: Set(Utc::now()),
+    }
+}
+
 /// Writes the audit entry for `change` inside the caller's transaction `txn`.
 pub async fn record<C: ConnectionTrait>(
     txn: &C,
     cx: &ServiceContext,
     change: Change<'_>,
 ) -> AppResult<()> {
-    audit_entry::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        actor_client_id: Set(Some(cx.caller.client_id)),
-        actor_organization_id: Set(Some(cx.caller.organization_id)),
-        action: Set(change.action.to_owned()),
-        entity_type: Set(change.entity_type.to_owned()),
-        entity_id: Set(change.entity_id),
-        before: Set(change.before),
-        after: Set(change.after),
-        request_id: Set(cx.request_id.clone()),
-        created_at: Set(Utc::now()),
-    }
-    .insert(txn)
-    .await?;
+    entry(Some(cx), change).insert(txn).await?;
     Ok(())
+}
+
+/// Writes many entries in one statement (bulk operations).
+pub async fn record_many<C: ConnectionTrait>(
+    txn: &C,
+    cx: &ServiceContext,
+    changes: Vec<Change<'_>>,
+) -> AppResult<()> {
+    insert_all(
+        txn,
+        changes.into_iter().map(|c| entry(Some(cx), c)).collect(),
+    )
+    .await
+}
+
+/// Writes entries for changes the system made on its own (the expiry sweep).
+pub async fn record_system<C: ConnectionTrait>(txn: &C, changes: Vec<Change<'_>>) -> AppResult<()> {
+    insert_all(txn, changes.into_iter().map(|c| entry(None, c)).collect()).await
+}
+
+async fn insert_all<C: ConnectionTrait>(
+    txn: &C,
+    entries: Vec<audit_entry::ActiveModel>,
+) -> AppResult<()> {
+    // Stay far below SQLite's and PostgreSQL's bound-parameter limits.
+    for chunk in entries.chunks(500) {
+        audit_entry::Entity::insert_many(chunk.to_vec())
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Which record an audit log is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditedEntity {
+    Organization(Uuid),
+    Event(Uuid),
+    Session(Uuid),
+    Invitation(Uuid),
+    Application(Uuid),
+    Delegation(Uuid),
+    Participant(Uuid),
+    Presentation(Uuid),
+}
+
+/// The event a participation record belongs to; `None` when it no longer exists.
+async fn event_of(cx: &ServiceContext, entity: AuditedEntity) -> AppResult<Option<Uuid>> {
+    use crate::entity::{application, delegation, invitation, participant, presentation, session};
+    let db = &cx.db;
+    Ok(match entity {
+        AuditedEntity::Organization(_) => None,
+        AuditedEntity::Event(id) => Some(id),
+        AuditedEntity::Session(id) => session::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|s| s.event_id),
+        AuditedEntity::Invitation(id) => invitation::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|i| i.event_id),
+        AuditedEntity::Application(id) => application::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|a| a.event_id),
+        AuditedEntity::Delegation(id) => delegation::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|d| d.event_id),
+        AuditedEntity::Participant(id) => {
+            let Some(p) = participant::Entity::find_by_id(id).one(db).await? else {
+                return Ok(None);
+            };
+            delegation::Entity::find_by_id(p.delegation_id)
+                .one(db)
+                .await?
+                .map(|d| d.event_id)
+        }
+        AuditedEntity::Presentation(id) => {
+            let Some(p) = presentation::Entity::find_by_id(id).one(db).await? else {
+                return Ok(None);
+            };
+            session::Entity::find_by_id(p.session_id)
+                .one(db)
+                .await?
+                .map(|s| s.event_id)
+        }
+    })
+}
+
+fn entity_id(entity: AuditedEntity) -> Uuid {
+    match entity {
+        AuditedEntity::Organization(id)
+        | AuditedEntity::Event(id)
+        | AuditedEntity::Session(id)
+        | AuditedEntity::Invitation(id)
+        | AuditedEntity::Application(id)
+        | AuditedEntity::Delegation(id)
+        | AuditedEntity::Participant(id)
+        | AuditedEntity::Presentation(id) => id,
+    }
+}
+
+/// The audit trail of one record, newest first: for the host's coordinators of its
+/// event, and for administrators of organizations. Anyone else gets NOT_FOUND.
+pub async fn log_for(
+    cx: &ServiceContext,
+    entity: AuditedEntity,
+    page: &super::pagination::PageRequest,
+) -> AppResult<super::pagination::Page<audit_entry::Model>> {
+    use super::pagination::{
+        Ordering, PageArgs, SortDirection, fetch_page, parse_timestamp, timestamp_text,
+    };
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let allowed = match entity {
+        AuditedEntity::Organization(_) => cx.caller.is_admin(),
+        other => match event_of(cx, other).await? {
+            Some(event_id) => crate::entity::event::Entity::find_by_id(event_id)
+                .one(&cx.db)
+                .await?
+                .is_some_and(|e| cx.caller.coordinates(e.host_organization_id)),
+            None => false,
+        },
+    };
+    if !allowed {
+        return Err(crate::error::AppError::NotFound {
+            entity: "audit log",
+        });
+    }
+    let ordering = Ordering {
+        name: "audit:CREATED_AT:DESC".to_owned(),
+        column: audit_entry::Column::CreatedAt,
+        id_column: audit_entry::Column::Id,
+        direction: SortDirection::Desc,
+        sort_value: |m: &audit_entry::Model| timestamp_text(&m.created_at),
+        parse_value: parse_timestamp,
+        id_of: |m: &audit_entry::Model| m.id,
+    };
+    let args = PageArgs::parse(page, &ordering.name)?;
+    let select =
+        audit_entry::Entity::find().filter(audit_entry::Column::EntityId.eq(entity_id(entity)));
+    fetch_page(&cx.db, select, &ordering, &args).await
 }

@@ -4,11 +4,12 @@
 //! co-hosts; every other status is seen by every authenticated client. Changes are
 //! made by the host's coordinators.
 
+use super::access::co_hosted_by;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Select, Set, TransactionTrait, Value,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set,
+    Value,
 };
 use uuid::Uuid;
 
@@ -110,19 +111,11 @@ pub struct Reschedule {
     pub reason: String,
 }
 
-fn co_hosted_by(organization_id: Uuid) -> SelectStatement {
-    Query::select()
-        .column(event_co_host::Column::EventId)
-        .from(event_co_host::Entity)
-        .and_where(event_co_host::Column::OrganizationId.eq(organization_id))
-        .to_owned()
-}
-
 /// The SQL condition for "events the caller may see".
 fn visible_to(cx: &ServiceContext) -> Condition {
     let mut visible = Condition::any().add(Column::Status.ne(EventStatus::Draft));
-    if cx.caller.has_role(Role::Coordinator) {
-        let org = cx.caller.organization_id;
+    if cx.caller().has_role(Role::Coordinator) {
+        let org = cx.caller().organization_id;
         visible = visible
             .add(Column::HostOrganizationId.eq(org))
             .add(Column::Id.in_subquery(co_hosted_by(org)));
@@ -132,6 +125,15 @@ fn visible_to(cx: &ServiceContext) -> Condition {
 
 fn visible_events(cx: &ServiceContext) -> Select<Entity> {
     Entity::find().filter(visible_to(cx))
+}
+
+/// Ids of the events the caller may see, as a subquery for other lists.
+pub(crate) fn visible_ids(cx: &ServiceContext) -> sea_orm::sea_query::SelectStatement {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(visible_to(cx))
+        .into_query()
 }
 
 const NOT_FOUND: AppError = AppError::NotFound { entity: "event" };
@@ -272,20 +274,29 @@ pub async fn count(cx: &ServiceContext, filter: &EventFilter) -> AppResult<u64> 
     Ok(filtered(cx, filter)?.count(&cx.db).await?)
 }
 
+/// Reads an event the caller may see through `db` (a transaction, usually).
+pub(crate) async fn visible_event<C: ConnectionTrait>(
+    db: &C,
+    cx: &ServiceContext,
+    id: Uuid,
+) -> AppResult<Model> {
+    visible_events(cx)
+        .filter(Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or(NOT_FOUND)
+}
+
 /// Loads an event for a change by its host, inside `txn`.
 ///
 /// An event the caller cannot see is NOT_FOUND; one it sees but does not host (a
 /// co-host, or a partner reading a published event) is FORBIDDEN.
-async fn load_for_host(
+pub(crate) async fn load_for_host(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
     id: Uuid,
 ) -> AppResult<Model> {
-    let event = visible_events(cx)
-        .filter(Column::Id.eq(id))
-        .one(txn)
-        .await?
-        .ok_or(NOT_FOUND)?;
+    let event = visible_event(txn, cx, id).await?;
     if !cx.caller.coordinates(event.host_organization_id) {
         return Err(AppError::forbidden(
             "only the host's coordinators may change this event",
@@ -442,7 +453,7 @@ pub async fn create(cx: &ServiceContext, fields: EventFields) -> AppResult<Model
     if !cx.caller.has_role(Role::Coordinator) {
         return Err(AppError::forbidden("only coordinators create events"));
     }
-    let txn = cx.db.begin().await?;
+    let txn = cx.begin_write().await?;
     let fields = validate(&txn, cx, None, fields).await?;
     let now = Utc::now();
     let mut active = ActiveModel {
@@ -462,26 +473,22 @@ pub async fn create(cx: &ServiceContext, fields: EventFields) -> AppResult<Model
     Ok(created)
 }
 
-async fn save(
-    txn: &DatabaseTransaction,
-    current: &Model,
-    mut active: ActiveModel,
-) -> AppResult<Model> {
-    active.version = Set(current.version + 1);
-    active.updated_at = Set(Utc::now());
-    Entity::update(active)
-        .validate()?
-        .filter(Column::Version.eq(current.version))
-        .exec(txn)
-        .await
-        .map_err(|e| AppError::from_write(e, || AppError::conflict("the event changed")))
+async fn save(txn: &DatabaseTransaction, current: &Model, active: ActiveModel) -> AppResult<Model> {
+    super::save_versioned(
+        txn,
+        active,
+        Column::Version,
+        Column::UpdatedAt,
+        current.version,
+    )
+    .await
 }
 
-fn ensure_editable(event: &Model) -> AppResult<()> {
+pub(crate) fn ensure_editable(event: &Model) -> AppResult<()> {
     match event.status {
         EventStatus::Cancelled | EventStatus::Completed => Err(AppError::conflict(format!(
             "a {} event can no longer be changed",
-            format!("{:?}", event.status).to_uppercase()
+            event.status.to_value()
         ))),
         _ => Ok(()),
     }
@@ -493,7 +500,7 @@ fn ensure_editable(event: &Model) -> AppResult<()> {
 /// keeps the history and tells those invited; here they may change only in DRAFT.
 #[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %id))]
 pub async fn update(cx: &ServiceContext, id: Uuid, changes: EventChanges) -> AppResult<Model> {
-    let txn = cx.db.begin().await?;
+    let txn = cx.begin_write().await?;
     let current = load_for_host(&txn, cx, id).await?;
     super::check_version(changes.expected_version, current.version)?;
     ensure_editable(&current)?;
@@ -571,7 +578,7 @@ pub async fn publish(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> AppResult<Model> {
-    let txn = cx.db.begin().await?;
+    let txn = cx.begin_write().await?;
     let current = load_for_host(&txn, cx, id).await?;
     match current.status {
         EventStatus::Published => return Ok(current),
@@ -579,7 +586,7 @@ pub async fn publish(
         other => {
             return Err(AppError::conflict(format!(
                 "only a DRAFT event can be published; this one is {}",
-                format!("{other:?}").to_uppercase()
+                other.to_value()
             )));
         }
     }
@@ -598,7 +605,7 @@ pub async fn publish(
 pub async fn reschedule(cx: &ServiceContext, id: Uuid, change: Reschedule) -> AppResult<Model> {
     let reason = BoundedText::parse(&change.reason, "reason", TEXT_MAX)?.into_inner();
     let dates = DateRange::new(change.start_date, change.end_date, "endDate")?;
-    let txn = cx.db.begin().await?;
+    let txn = cx.begin_write().await?;
     let current = load_for_host(&txn, cx, id).await?;
     super::check_version(change.expected_version, current.version)?;
     ensure_editable(&current)?;
@@ -646,7 +653,7 @@ pub async fn add_co_host(
     event_id: Uuid,
     organization_id: Uuid,
 ) -> AppResult<Model> {
-    let txn = cx.db.begin().await?;
+    let txn = cx.begin_write().await?;
     let current = load_for_host(&txn, cx, event_id).await?;
     ensure_editable(&current)?;
     if organization_id == current.host_organization_id {
@@ -700,7 +707,7 @@ pub async fn remove_co_host(
     event_id: Uuid,
     organization_id: Uuid,
 ) -> AppResult<Model> {
-    let txn = cx.db.begin().await?;
+    let txn = cx.begin_write().await?;
     let current = load_for_host(&txn, cx, event_id).await?;
     ensure_editable(&current)?;
     let removed = event_co_host::Entity::delete_by_id((event_id, organization_id))
@@ -722,6 +729,114 @@ pub async fn remove_co_host(
         },
     )
     .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// A status change of the event life cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// PUBLISHED → CLOSED: no more applications or answers.
+    Close,
+    /// PUBLISHED or CLOSED → COMPLETED: it took place.
+    Complete,
+    /// PUBLISHED or CLOSED → POSTPONED: moved to a date not yet known.
+    Postpone,
+    /// Anything but COMPLETED → CANCELLED: open invitations are withdrawn,
+    /// delegations cancelled and pending applications rejected.
+    Cancel,
+}
+
+impl Transition {
+    fn target(self) -> EventStatus {
+        match self {
+            Transition::Close => EventStatus::Closed,
+            Transition::Complete => EventStatus::Completed,
+            Transition::Postpone => EventStatus::Postponed,
+            Transition::Cancel => EventStatus::Cancelled,
+        }
+    }
+
+    fn allowed_from(self, status: EventStatus) -> bool {
+        use EventStatus::*;
+        match self {
+            Transition::Close => status == Published,
+            Transition::Complete | Transition::Postpone => matches!(status, Published | Closed),
+            Transition::Cancel => !matches!(status, Completed | Cancelled),
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Transition::Close => "event.close",
+            Transition::Complete => "event.complete",
+            Transition::Postpone => "event.postpone",
+            Transition::Cancel => "event.cancel",
+        }
+    }
+}
+
+/// Moves an event through its life cycle (host coordinators), in one transaction
+/// with everything the move implies. Repeating a move that already happened
+/// returns the event unchanged.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %id, ?transition))]
+pub async fn transition(
+    cx: &ServiceContext,
+    id: Uuid,
+    transition: Transition,
+    expected_version: Option<i32>,
+    reason: Option<String>,
+) -> AppResult<Model> {
+    let reason = BoundedText::parse_optional(reason.as_deref(), "reason", TEXT_MAX)?;
+    if matches!(transition, Transition::Postpone | Transition::Cancel) && reason.is_none() {
+        return Err(AppError::invalid("reason", "say why, for everyone invited"));
+    }
+    let txn = cx.begin_write().await?;
+    let current = load_for_host(&txn, cx, id).await?;
+    if current.status == transition.target() {
+        return Ok(current);
+    }
+    if !transition.allowed_from(current.status) {
+        return Err(AppError::conflict(format!(
+            "a {} event cannot become {}",
+            current.status.to_value(),
+            transition.target().to_value()
+        )));
+    }
+    super::check_version(expected_version, current.version)?;
+    let mut active: ActiveModel = current.clone().into();
+    active.status = Set(transition.target());
+    match transition {
+        Transition::Postpone => {
+            active.date_status = Set(DateStatus::ToBeConfirmed);
+            event_date_change::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                event_id: Set(id),
+                previous_start_date: Set(current.start_date),
+                previous_end_date: Set(current.end_date),
+                previous_date_status: Set(current.date_status),
+                new_start_date: Set(current.start_date),
+                new_end_date: Set(current.end_date),
+                new_date_status: Set(DateStatus::ToBeConfirmed),
+                reason: Set(reason.clone().unwrap_or_default()),
+                changed_by_client_id: Set(Some(cx.caller().client_id)),
+                created_at: Set(Utc::now()),
+            }
+            .insert(&txn)
+            .await?;
+        }
+        Transition::Cancel => {
+            let note = reason.clone().unwrap_or_default();
+            for invitation in super::invitations::open_of_event(&txn, id).await? {
+                super::invitations::withdraw_in(&txn, cx, &invitation, Some(note.clone())).await?;
+            }
+            super::delegations::cancel_for_event(&txn, cx, id).await?;
+            super::applications::reject_pending_of_event(&txn, cx, id, &note).await?;
+        }
+        Transition::Close | Transition::Complete => {}
+    }
+    let updated = save(&txn, &current, active).await?;
+    audited(&txn, cx, transition.action(), Some(&current), &updated).await?;
     txn.commit().await?;
     Ok(updated)
 }

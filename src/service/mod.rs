@@ -5,14 +5,26 @@
 //! set of rules. Lists filter in SQL; mutations run in one transaction together with
 //! their audit entry.
 
+pub mod access;
+pub mod applications;
 pub mod audit;
 pub mod clients;
+pub mod delegations;
 pub mod events;
+pub mod invitations;
 pub mod organizations;
 pub mod pagination;
+pub mod participants;
+pub mod presentations;
 mod search;
+pub mod sessions;
 
-use sea_orm::DatabaseConnection;
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait, Value,
+};
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -42,6 +54,26 @@ impl ServiceContext {
     pub fn caller(&self) -> &Caller {
         &self.caller
     }
+
+    /// Starts the transaction of a change (see [`begin_write`]).
+    pub(crate) async fn begin_write(&self) -> AppResult<DatabaseTransaction> {
+        begin_write(&self.db).await
+    }
+}
+
+/// Starts a transaction that will write.
+///
+/// On SQLite it takes the write lock at `BEGIN IMMEDIATE`: concurrent writers then
+/// queue behind the busy timeout, instead of failing when a transaction that has
+/// read tries to upgrade to a write after another one committed. PostgreSQL
+/// ignores the option; there the row locks of the statements order writers.
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> AppResult<DatabaseTransaction> {
+    Ok(db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?)
 }
 
 /// A change to an optional field: `None` leaves it, `Some(None)` clears it.
@@ -59,4 +91,30 @@ pub(crate) fn check_version(expected: Option<i32>, current: i32) -> AppResult<()
         }),
         _ => Ok(()),
     }
+}
+
+/// Writes `active` as the next version of a record read at `current_version`.
+///
+/// The `WHERE version = current` guard makes a concurrent writer that read the same
+/// version lose cleanly with a CONFLICT instead of overwriting a change it never saw.
+pub(crate) async fn save_versioned<A, C>(
+    txn: &C,
+    mut active: A,
+    version_column: <A::Entity as EntityTrait>::Column,
+    updated_at_column: <A::Entity as EntityTrait>::Column,
+    current_version: i32,
+) -> AppResult<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    C: ConnectionTrait,
+{
+    active.set(version_column, Value::Int(Some(current_version + 1)));
+    active.set(updated_at_column, Utc::now().into());
+    <A::Entity as EntityTrait>::update(active)
+        .validate()?
+        .filter(version_column.eq(current_version))
+        .exec(txn)
+        .await
+        .map_err(|e| AppError::from_write(e, || AppError::conflict("the record changed")))
 }

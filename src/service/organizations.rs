@@ -5,8 +5,7 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, Select,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, Select, Set,
 };
 use uuid::Uuid;
 
@@ -242,7 +241,7 @@ pub async fn create(cx: &ServiceContext, input: NewOrganization) -> AppResult<Mo
         input.contact_email.as_deref(),
     )?;
     let now = Utc::now();
-    let txn = cx.db.begin().await?;
+    let txn = cx.begin_write().await?;
     let created = ActiveModel {
         id: Set(Uuid::now_v7()),
         kind: Set(input.kind),
@@ -288,7 +287,7 @@ pub async fn update(
     changes: OrganizationChanges,
 ) -> AppResult<Model> {
     require_admin(cx)?;
-    let txn = cx.db.begin().await?;
+    let txn = cx.begin_write().await?;
     let current = Entity::find_by_id(id)
         .one(&txn)
         .await?

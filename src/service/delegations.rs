@@ -1,0 +1,350 @@
+//! Delegations: the people an organization sends to an event it accepted.
+//!
+//! Created when an invitation is accepted (directly, or through an accepted
+//! application); managed by the delegation's own organization; read by the event's
+//! host and co-hosts.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Select, Set,
+};
+use uuid::Uuid;
+
+use super::pagination::{
+    Ordering, Page, PageArgs, PageRequest, SortDirection, fetch_page, parse_timestamp,
+    timestamp_text,
+};
+use super::{Patch, ServiceContext, access, audit};
+use crate::domain::{BoundedText, DelegationStatus};
+use crate::entity::delegation::{ActiveModel, Column, Entity, Model};
+use crate::entity::{invitation, participant};
+use crate::error::{AppError, AppResult};
+
+const NOTES_MAX: usize = 10_000;
+pub(crate) const NOT_FOUND: AppError = AppError::NotFound {
+    entity: "delegation",
+};
+
+/// Which delegations a list shows (within what the caller may see).
+#[derive(Debug, Clone, Default)]
+pub struct DelegationFilter {
+    pub event_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub statuses: Option<Vec<DelegationStatus>>,
+}
+
+/// Changes to a delegation; absent fields stay.
+#[derive(Debug, Clone, Default)]
+pub struct DelegationChanges {
+    pub expected_version: Option<i32>,
+    pub head_participant_id: Patch<Uuid>,
+    pub arrival_at: Patch<DateTime<Utc>>,
+    pub departure_at: Patch<DateTime<Utc>>,
+    pub notes: Patch<String>,
+}
+
+pub(crate) fn visible(cx: &ServiceContext) -> Select<Entity> {
+    Entity::find().filter(access::participation_visible(
+        cx,
+        Column::EventId,
+        Column::OrganizationId,
+    ))
+}
+
+/// Reads one delegation the caller may see.
+pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
+    visible(cx)
+        .filter(Column::Id.eq(id))
+        .one(&cx.db)
+        .await?
+        .ok_or(NOT_FOUND)
+}
+
+/// Reads the delegations among `ids` the caller may see (for loaders).
+pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    Ok(visible(cx)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(&cx.db)
+        .await?)
+}
+
+/// The delegations created from each of `invitation_ids`, where visible.
+pub async fn of_invitations(cx: &ServiceContext, invitation_ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    Ok(visible(cx)
+        .filter(Column::InvitationId.is_in(invitation_ids.iter().copied()))
+        .all(&cx.db)
+        .await?)
+}
+
+/// The visible delegations of each of `event_ids`, oldest first.
+pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    Ok(visible(cx)
+        .filter(Column::EventId.is_in(event_ids.iter().copied()))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(&cx.db)
+        .await?)
+}
+
+fn filtered(cx: &ServiceContext, filter: &DelegationFilter) -> Select<Entity> {
+    let mut select = visible(cx);
+    if let Some(event) = filter.event_id {
+        select = select.filter(Column::EventId.eq(event));
+    }
+    if let Some(org) = filter.organization_id {
+        select = select.filter(Column::OrganizationId.eq(org));
+    }
+    if let Some(statuses) = &filter.statuses {
+        select = select.filter(Column::Status.is_in(statuses.iter().copied()));
+    }
+    select
+}
+
+/// One page of the delegations the caller may see, oldest first.
+pub async fn list(
+    cx: &ServiceContext,
+    filter: &DelegationFilter,
+    page: &PageRequest,
+) -> AppResult<Page<Model>> {
+    let ordering = Ordering {
+        name: "delegations:CREATED_AT:ASC".to_owned(),
+        column: Column::CreatedAt,
+        id_column: Column::Id,
+        direction: SortDirection::Asc,
+        sort_value: |m: &Model| timestamp_text(&m.created_at),
+        parse_value: parse_timestamp,
+        id_of: |m: &Model| m.id,
+    };
+    let args = PageArgs::parse(page, &ordering.name)?;
+    fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await
+}
+
+/// How many delegations the caller may see match `filter`.
+pub async fn count(cx: &ServiceContext, filter: &DelegationFilter) -> AppResult<u64> {
+    Ok(filtered(cx, filter).count(&cx.db).await?)
+}
+
+async fn record(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    action: &str,
+    before: Option<&Model>,
+    after: &Model,
+) -> AppResult<()> {
+    audit::record(
+        txn,
+        cx,
+        audit::Change {
+            action,
+            entity_type: "Delegation",
+            entity_id: after.id,
+            before: before.and_then(audit::snapshot),
+            after: audit::snapshot(after),
+        },
+    )
+    .await
+}
+
+/// Creates the delegation of an accepted invitation, inside `txn`.
+pub(crate) async fn create_for(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    invitation: &invitation::Model,
+) -> AppResult<Model> {
+    let now = Utc::now();
+    let created = ActiveModel {
+        id: Set(Uuid::now_v7()),
+        event_id: Set(invitation.event_id),
+        organization_id: Set(invitation.organization_id),
+        invitation_id: Set(invitation.id),
+        status: Set(DelegationStatus::Forming),
+        head_participant_id: Set(None),
+        arrival_at: Set(None),
+        departure_at: Set(None),
+        notes: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await
+    .map_err(|e| {
+        AppError::from_write(e, || {
+            AppError::conflict("the organization already has a delegation at this event")
+        })
+    })?;
+    record(txn, cx, "delegation.create", None, &created).await?;
+    Ok(created)
+}
+
+async fn cancel_where(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    condition: Condition,
+) -> AppResult<()> {
+    let open = Entity::find()
+        .filter(condition)
+        .filter(Column::Status.ne(DelegationStatus::Cancelled))
+        .all(txn)
+        .await?;
+    for current in open {
+        let mut active: ActiveModel = current.clone().into();
+        active.status = Set(DelegationStatus::Cancelled);
+        let updated = save(txn, &current, active).await?;
+        record(txn, cx, "delegation.cancel", Some(&current), &updated).await?;
+    }
+    Ok(())
+}
+
+/// Cancels the delegation of a withdrawn invitation, inside `txn`.
+pub(crate) async fn cancel_for_invitation(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    invitation_id: Uuid,
+) -> AppResult<()> {
+    cancel_where(
+        txn,
+        cx,
+        Condition::all().add(Column::InvitationId.eq(invitation_id)),
+    )
+    .await
+}
+
+/// Cancels every delegation of a cancelled event, inside `txn`.
+pub(crate) async fn cancel_for_event(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    event_id: Uuid,
+) -> AppResult<()> {
+    cancel_where(txn, cx, Condition::all().add(Column::EventId.eq(event_id))).await
+}
+
+async fn save(txn: &DatabaseTransaction, current: &Model, active: ActiveModel) -> AppResult<Model> {
+    super::save_versioned(
+        txn,
+        active,
+        Column::Version,
+        Column::UpdatedAt,
+        current.version,
+    )
+    .await
+}
+
+/// Takes the delegation's row lock before reading it, so that changes to its
+/// members are serialized: two requests filling the last seat at once cannot both
+/// see it free. (A no-op UPDATE locks the row on PostgreSQL; on SQLite the write
+/// transaction already holds the database lock.)
+pub(crate) async fn lock(txn: &DatabaseTransaction, id: Uuid) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::Version, Expr::col(Column::Version))
+        .filter(Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Loads a delegation for a change by its own organization, inside `txn`.
+pub(crate) async fn load_for_owner(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    id: Uuid,
+) -> AppResult<Model> {
+    let delegation = visible(cx)
+        .filter(Column::Id.eq(id))
+        .one(txn)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    if !access::acts_for(cx, delegation.organization_id) {
+        return Err(AppError::forbidden(
+            "only the delegation's own organization manages it",
+        ));
+    }
+    if delegation.status == DelegationStatus::Cancelled {
+        return Err(AppError::conflict("the delegation is cancelled"));
+    }
+    Ok(delegation)
+}
+
+/// Changes the head, travel dates or notes (the delegation's organization).
+pub async fn update(cx: &ServiceContext, id: Uuid, changes: DelegationChanges) -> AppResult<Model> {
+    let notes = match changes.notes {
+        Some(Some(text)) => Some(BoundedText::parse_optional(
+            Some(&text),
+            "notes",
+            NOTES_MAX,
+        )?),
+        other => other,
+    };
+    let txn = cx.begin_write().await?;
+    lock(&txn, id).await?;
+    let current = load_for_owner(&txn, cx, id).await?;
+    super::check_version(changes.expected_version, current.version)?;
+    let mut active: ActiveModel = current.clone().into();
+    if let Some(head) = changes.head_participant_id {
+        if let Some(head) = head {
+            let member = participant::Entity::find_by_id(head)
+                .one(&txn)
+                .await?
+                .filter(|p| p.delegation_id == id);
+            if member.is_none() {
+                return Err(AppError::invalid(
+                    "headParticipantId",
+                    "the head must be a member of this delegation",
+                ));
+            }
+        }
+        active.head_participant_id = Set(head);
+    }
+    let arrival = changes.arrival_at.unwrap_or(current.arrival_at);
+    let departure = changes.departure_at.unwrap_or(current.departure_at);
+    if let (Some(a), Some(d)) = (arrival, departure)
+        && d < a
+    {
+        return Err(AppError::invalid(
+            "departureAt",
+            "must not be before the arrival",
+        ));
+    }
+    active.arrival_at = Set(arrival);
+    active.departure_at = Set(departure);
+    if let Some(notes) = notes {
+        active.notes = Set(notes);
+    }
+    let updated = save(&txn, &current, active).await?;
+    record(&txn, cx, "delegation.update", Some(&current), &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Confirms the delegation's members (the delegation's organization). Confirming
+/// twice is a no-op.
+pub async fn confirm(
+    cx: &ServiceContext,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Model> {
+    let txn = cx.begin_write().await?;
+    lock(&txn, id).await?;
+    let current = load_for_owner(&txn, cx, id).await?;
+    if current.status == DelegationStatus::Confirmed {
+        return Ok(current);
+    }
+    super::check_version(expected_version, current.version)?;
+    let members = participant::Entity::find()
+        .filter(participant::Column::DelegationId.eq(id))
+        .count(&txn)
+        .await?;
+    if members == 0 {
+        return Err(AppError::conflict(
+            "register at least one participant before confirming",
+        ));
+    }
+    let mut active: ActiveModel = current.clone().into();
+    active.status = Set(DelegationStatus::Confirmed);
+    let updated = save(&txn, &current, active).await?;
+    record(&txn, cx, "delegation.confirm", Some(&current), &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
+}

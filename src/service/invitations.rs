@@ -1,0 +1,760 @@
+//! Invitations: the host offers an organization seats (some funded) at an event,
+//! and the invitee answers.
+//!
+//! Rules: one invitation per (event, organization); only the host's coordinators
+//! create, send and withdraw; only the invitee answers, while SENT and before the
+//! respond-by moment; accepting creates the delegation in the same transaction. An
+//! invitation past its respond-by reads as EXPIRED at once; a periodic sweep also
+//! writes it. Retries are safe: the same answer twice returns the first result.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select, Set,
+};
+use uuid::Uuid;
+
+use super::access;
+use super::pagination::{
+    Ordering, Page, PageArgs, PageRequest, SortDirection, fetch_page, parse_timestamp,
+    timestamp_text,
+};
+use super::{ServiceContext, audit, delegations, events};
+use crate::domain::{BoundedText, EventStatus, FundingItem, InvitationStatus};
+use crate::entity::invitation::{ActiveModel, Column, Entity, Model};
+use crate::entity::{event, organization};
+use crate::error::{AppError, AppResult};
+
+/// Most organizations one `inviteOrganizations` call takes.
+pub const MAX_BATCH: usize = 500;
+const MESSAGE_MAX: usize = 10_000;
+const NOTE_MAX: usize = 2_000;
+const NOT_FOUND: AppError = AppError::NotFound {
+    entity: "invitation",
+};
+
+/// The terms offered with an invitation.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub seats_offered: i32,
+    pub funded_seats: i32,
+    pub funding_covers: Vec<FundingItem>,
+    pub respond_by: Option<DateTime<Utc>>,
+    pub message: Option<String>,
+}
+
+/// Which invitations a list shows (within what the caller may see).
+#[derive(Debug, Clone, Default)]
+pub struct InvitationFilter {
+    pub event_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub statuses: Option<Vec<InvitationStatus>>,
+}
+
+/// The funding items stored with an invitation or application.
+pub fn funding_items(json: &serde_json::Value) -> Vec<FundingItem> {
+    serde_json::from_value(json.clone()).unwrap_or_default()
+}
+
+fn funding_json(items: &[FundingItem]) -> serde_json::Value {
+    let mut unique: Vec<FundingItem> = Vec::new();
+    for item in items {
+        if !unique.contains(item) {
+            unique.push(*item);
+        }
+    }
+    serde_json::to_value(unique).unwrap_or_default()
+}
+
+/// The status as clients see it: a SENT invitation past its respond-by is EXPIRED
+/// even before the sweep writes it.
+pub fn effective(mut model: Model, now: DateTime<Utc>) -> Model {
+    if model.status == InvitationStatus::Sent && model.respond_by.is_some_and(|by| by < now) {
+        model.status = InvitationStatus::Expired;
+    }
+    model
+}
+
+/// SQL for "has effective status `status`" at `now`.
+fn status_condition(status: InvitationStatus, now: DateTime<Utc>) -> Condition {
+    match status {
+        InvitationStatus::Sent => Condition::all()
+            .add(Column::Status.eq(InvitationStatus::Sent))
+            .add(
+                Condition::any()
+                    .add(Column::RespondBy.is_null())
+                    .add(Column::RespondBy.gte(now)),
+            ),
+        InvitationStatus::Expired => Condition::any()
+            .add(Column::Status.eq(InvitationStatus::Expired))
+            .add(
+                Condition::all()
+                    .add(Column::Status.eq(InvitationStatus::Sent))
+                    .add(Column::RespondBy.lt(now)),
+            ),
+        other => Condition::all().add(Column::Status.eq(other)),
+    }
+}
+
+/// Invitations the caller may see: those of events it hosts or co-hosts, and
+/// those addressed to its organization once sent.
+fn visible(cx: &ServiceContext) -> Select<Entity> {
+    let caller = cx.caller();
+    let mut condition = access::participation_visible(cx, Column::EventId, Column::OrganizationId);
+    if caller.acts_as_partner() && !caller.has_role(crate::auth::Role::Coordinator) {
+        // A pure partner sees only invitations addressed to it, never drafts.
+        condition = Condition::all()
+            .add(Column::OrganizationId.eq(caller.organization_id))
+            .add(Column::Status.ne(InvitationStatus::Draft));
+    } else if caller.has_role(crate::auth::Role::Coordinator) {
+        let org = caller.organization_id;
+        condition = Condition::any()
+            .add(Column::EventId.in_subquery(access::hosted_by(org)))
+            .add(Column::EventId.in_subquery(access::co_hosted_by(org)))
+            .add(
+                Condition::all()
+                    .add(Column::OrganizationId.eq(org))
+                    .add(Column::Status.ne(InvitationStatus::Draft)),
+            );
+    }
+    Entity::find().filter(condition)
+}
+
+/// Reads one invitation the caller may see.
+pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
+    let found = visible(cx).filter(Column::Id.eq(id)).one(&cx.db).await?;
+    found.map(|m| effective(m, Utc::now())).ok_or(NOT_FOUND)
+}
+
+/// Reads the invitations among `ids` the caller may see (for loaders).
+pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    let now = Utc::now();
+    Ok(visible(cx)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(&cx.db)
+        .await?
+        .into_iter()
+        .map(|m| effective(m, now))
+        .collect())
+}
+
+/// The invitations of each of `event_ids` the caller may see, oldest first.
+pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    let now = Utc::now();
+    Ok(visible(cx)
+        .filter(Column::EventId.is_in(event_ids.iter().copied()))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(&cx.db)
+        .await?
+        .into_iter()
+        .map(|m| effective(m, now))
+        .collect())
+}
+
+fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
+    let mut select = visible(cx);
+    if let Some(event) = filter.event_id {
+        select = select.filter(Column::EventId.eq(event));
+    }
+    if let Some(org) = filter.organization_id {
+        select = select.filter(Column::OrganizationId.eq(org));
+    }
+    if let Some(statuses) = &filter.statuses {
+        let now = Utc::now();
+        let mut any = Condition::any();
+        for status in statuses {
+            any = any.add(status_condition(*status, now));
+        }
+        select = select.filter(if statuses.is_empty() {
+            access::nothing()
+        } else {
+            any
+        });
+    }
+    select
+}
+
+fn ordering() -> Ordering<Entity> {
+    Ordering {
+        name: "invitations:CREATED_AT:ASC".to_owned(),
+        column: Column::CreatedAt,
+        id_column: Column::Id,
+        direction: SortDirection::Asc,
+        sort_value: |m| timestamp_text(&m.created_at),
+        parse_value: parse_timestamp,
+        id_of: |m| m.id,
+    }
+}
+
+/// One page of the invitations the caller may see, oldest first.
+pub async fn list(
+    cx: &ServiceContext,
+    filter: &InvitationFilter,
+    page: &PageRequest,
+) -> AppResult<Page<Model>> {
+    let ordering = ordering();
+    let args = PageArgs::parse(page, &ordering.name)?;
+    let mut page = fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await?;
+    let now = Utc::now();
+    page.items = page
+        .items
+        .into_iter()
+        .map(|(cursor, m)| (cursor, effective(m, now)))
+        .collect();
+    Ok(page)
+}
+
+/// How many invitations the caller may see match `filter`.
+pub async fn count(cx: &ServiceContext, filter: &InvitationFilter) -> AppResult<u64> {
+    Ok(filtered(cx, filter).count(&cx.db).await?)
+}
+
+pub(crate) fn validate_offer(offer: &Offer, event: &event::Model) -> AppResult<()> {
+    if offer.seats_offered < 1 {
+        return Err(AppError::invalid("seatsOffered", "must be at least 1"));
+    }
+    if offer.funded_seats < 0 {
+        return Err(AppError::invalid("fundedSeats", "must not be negative"));
+    }
+    if offer.funded_seats > offer.seats_offered {
+        return Err(AppError::invalid(
+            "fundedSeats",
+            "cannot exceed the seats offered",
+        ));
+    }
+    if offer.funded_seats > 0 && offer.funding_covers.is_empty() {
+        return Err(AppError::invalid(
+            "fundingCovers",
+            "say what the funding covers for funded seats",
+        ));
+    }
+    if let Some(by) = offer.respond_by {
+        let last_day = event.end_date.and_hms_opt(23, 59, 59).map(|t| t.and_utc());
+        if last_day.is_some_and(|last| by > last) {
+            return Err(AppError::invalid(
+                "respondBy",
+                "must not be after the event's last day",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn ensure_sendable(event: &event::Model, respond_by: Option<DateTime<Utc>>) -> AppResult<()> {
+    if event.status != EventStatus::Published {
+        return Err(AppError::conflict(
+            "invitations are sent for PUBLISHED events only: publish the event first",
+        ));
+    }
+    if respond_by.is_some_and(|by| by <= Utc::now()) {
+        return Err(AppError::invalid("respondBy", "is already in the past"));
+    }
+    Ok(())
+}
+
+/// Loads the event of an invitation change for its host, inside `txn`.
+async fn host_event(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    event_id: Uuid,
+) -> AppResult<event::Model> {
+    let event = events::visible_event(txn, cx, event_id).await?;
+    if !cx.caller().coordinates(event.host_organization_id) {
+        return Err(AppError::forbidden(
+            "only the host's coordinators manage invitations",
+        ));
+    }
+    Ok(event)
+}
+
+async fn record(
+    txn: &impl ConnectionTrait,
+    cx: &ServiceContext,
+    action: &str,
+    before: Option<&Model>,
+    after: &Model,
+) -> AppResult<()> {
+    audit::record(
+        txn,
+        cx,
+        audit::Change {
+            action,
+            entity_type: "Invitation",
+            entity_id: after.id,
+            before: before.and_then(audit::snapshot),
+            after: audit::snapshot(after),
+        },
+    )
+    .await
+}
+
+/// Invites many organizations to an event at once (host coordinators only).
+///
+/// One transaction and a fixed number of statements whatever the count, so 150
+/// EMBs are one fast request. Organizations already invited keep their invitation,
+/// which is returned as it is (sent now if it was a draft and `send` is true).
+/// Returns one invitation per requested organization, in request order.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %event_id, count = organization_ids.len()))]
+pub async fn invite(
+    cx: &ServiceContext,
+    event_id: Uuid,
+    organization_ids: &[Uuid],
+    offer: Offer,
+    send: bool,
+) -> AppResult<Vec<Model>> {
+    if organization_ids.is_empty() {
+        return Err(AppError::invalid(
+            "organizationIds",
+            "give at least one organization",
+        ));
+    }
+    if organization_ids.len() > MAX_BATCH {
+        return Err(AppError::invalid(
+            "organizationIds",
+            format!("at most {MAX_BATCH} organizations per call"),
+        ));
+    }
+    let message = BoundedText::parse_optional(offer.message.as_deref(), "message", MESSAGE_MAX)?;
+    let txn = cx.begin_write().await?;
+    let event = host_event(&txn, cx, event_id).await?;
+    validate_offer(&offer, &event)?;
+    if matches!(
+        event.status,
+        EventStatus::Cancelled | EventStatus::Completed
+    ) {
+        return Err(AppError::conflict("the event is over or cancelled"));
+    }
+    if send {
+        ensure_sendable(&event, offer.respond_by)?;
+    }
+    let mut wanted: Vec<Uuid> = Vec::with_capacity(organization_ids.len());
+    let mut seen = HashSet::new();
+    for id in organization_ids {
+        if seen.insert(*id) {
+            wanted.push(*id);
+        }
+    }
+    if wanted.contains(&event.host_organization_id) {
+        return Err(AppError::invalid(
+            "organizationIds",
+            "the host cannot invite itself",
+        ));
+    }
+    let known: HashSet<Uuid> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(wanted.iter().copied()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    if let Some(missing) = wanted.iter().find(|id| !known.contains(id)) {
+        return Err(AppError::invalid(
+            "organizationIds",
+            format!("no organization {missing}"),
+        ));
+    }
+    let mut existing: HashMap<Uuid, Model> = Entity::find()
+        .filter(Column::EventId.eq(event_id))
+        .filter(Column::OrganizationId.is_in(wanted.iter().copied()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| (m.organization_id, m))
+        .collect();
+
+    let now = Utc::now();
+    let status = if send {
+        InvitationStatus::Sent
+    } else {
+        InvitationStatus::Draft
+    };
+    let new_rows: Vec<ActiveModel> = wanted
+        .iter()
+        .filter(|org| !existing.contains_key(org))
+        .map(|org| ActiveModel {
+            id: Set(Uuid::now_v7()),
+            event_id: Set(event_id),
+            organization_id: Set(*org),
+            sent_by_client_id: Set(Some(cx.caller().client_id)),
+            status: Set(status),
+            seats_offered: Set(offer.seats_offered),
+            funded_seats: Set(offer.funded_seats),
+            funding_covers: Set(funding_json(&offer.funding_covers)),
+            respond_by: Set(offer.respond_by),
+            message: Set(message.clone()),
+            sent_at: Set(send.then_some(now)),
+            responded_at: Set(None),
+            response_note: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .collect();
+    let new_ids: Vec<Uuid> = new_rows
+        .iter()
+        .filter_map(|r| r.id.clone().take())
+        .collect();
+    if !new_rows.is_empty() {
+        Entity::insert_many(new_rows)
+            .exec(&txn)
+            .await
+            .map_err(|e| {
+                AppError::from_write(e, || {
+                    AppError::conflict("an invitation was created concurrently; retry")
+                })
+            })?;
+    }
+    if send {
+        let drafts: Vec<Uuid> = existing
+            .values()
+            .filter(|m| m.status == InvitationStatus::Draft)
+            .map(|m| m.id)
+            .collect();
+        if !drafts.is_empty() {
+            Entity::update_many()
+                .col_expr(
+                    Column::Status,
+                    sea_orm::sea_query::Expr::value(InvitationStatus::Sent),
+                )
+                .col_expr(Column::SentAt, sea_orm::sea_query::Expr::value(now))
+                .col_expr(Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+                .col_expr(
+                    Column::Version,
+                    sea_orm::sea_query::Expr::col(Column::Version).add(1),
+                )
+                .filter(Column::Id.is_in(drafts.iter().copied()))
+                .exec(&txn)
+                .await?;
+            for id in drafts {
+                if let Some(m) = existing.values_mut().find(|m| m.id == id) {
+                    m.status = InvitationStatus::Sent;
+                    m.sent_at = Some(now);
+                    m.updated_at = now;
+                    m.version += 1;
+                }
+            }
+        }
+    }
+    let created: HashMap<Uuid, Model> = Entity::find()
+        .filter(Column::Id.is_in(new_ids.iter().copied()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| (m.organization_id, m))
+        .collect();
+    let entries: Vec<audit::Change> = created
+        .values()
+        .map(|m| audit::Change {
+            action: "invitation.create",
+            entity_type: "Invitation",
+            entity_id: m.id,
+            before: None,
+            after: audit::snapshot(m),
+        })
+        .collect();
+    audit::record_many(&txn, cx, entries).await?;
+    txn.commit().await?;
+    existing.extend(created);
+    Ok(wanted
+        .iter()
+        .filter_map(|org| existing.get(org).cloned())
+        .map(|m| effective(m, now))
+        .collect())
+}
+
+async fn load_for_host(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    id: Uuid,
+) -> AppResult<(Model, event::Model)> {
+    let invitation = visible(cx)
+        .filter(Column::Id.eq(id))
+        .one(txn)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    let event = host_event(txn, cx, invitation.event_id).await?;
+    Ok((invitation, event))
+}
+
+/// Sends a DRAFT invitation (host coordinators). Sending a sent one again is a
+/// no-op.
+pub async fn send(
+    cx: &ServiceContext,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Model> {
+    let txn = cx.begin_write().await?;
+    let (current, event) = load_for_host(&txn, cx, id).await?;
+    match current.status {
+        InvitationStatus::Sent => return Ok(effective(current, Utc::now())),
+        InvitationStatus::Draft => {}
+        other => {
+            return Err(AppError::conflict(format!(
+                "only a DRAFT invitation can be sent; this one is {}",
+                other.to_value()
+            )));
+        }
+    }
+    super::check_version(expected_version, current.version)?;
+    ensure_sendable(&event, current.respond_by)?;
+    let mut active: ActiveModel = current.clone().into();
+    active.status = Set(InvitationStatus::Sent);
+    active.sent_at = Set(Some(Utc::now()));
+    active.sent_by_client_id = Set(Some(cx.caller().client_id));
+    let updated = save(&txn, &current, active).await?;
+    record(&txn, cx, "invitation.send", Some(&current), &updated).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Withdraws an invitation (host coordinators); an accepted one's delegation is
+/// cancelled with it. Withdrawing twice is a no-op.
+pub async fn withdraw(
+    cx: &ServiceContext,
+    id: Uuid,
+    expected_version: Option<i32>,
+    note: Option<String>,
+) -> AppResult<Model> {
+    let note = BoundedText::parse_optional(note.as_deref(), "note", NOTE_MAX)?;
+    let txn = cx.begin_write().await?;
+    let (current, _) = load_for_host(&txn, cx, id).await?;
+    let current = effective(current, Utc::now());
+    match current.status {
+        InvitationStatus::Withdrawn => return Ok(current),
+        InvitationStatus::Draft | InvitationStatus::Sent | InvitationStatus::Accepted => {}
+        other => {
+            return Err(AppError::conflict(format!(
+                "a {} invitation cannot be withdrawn",
+                other.to_value()
+            )));
+        }
+    }
+    super::check_version(expected_version, current.version)?;
+    if current.status == InvitationStatus::Accepted {
+        delegations::cancel_for_invitation(&txn, cx, current.id).await?;
+    }
+    let updated = withdraw_in(&txn, cx, &current, note).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Withdraws `current` inside `txn` (used by event cancellation too).
+pub(crate) async fn withdraw_in(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    current: &Model,
+    note: Option<String>,
+) -> AppResult<Model> {
+    let mut active: ActiveModel = current.clone().into();
+    active.status = Set(InvitationStatus::Withdrawn);
+    if note.is_some() {
+        active.response_note = Set(note);
+    }
+    let updated = save(txn, current, active).await?;
+    record(txn, cx, "invitation.withdraw", Some(current), &updated).await?;
+    Ok(updated)
+}
+
+/// The open (DRAFT or SENT) invitations of an event, inside `txn`.
+pub(crate) async fn open_of_event(
+    txn: &DatabaseTransaction,
+    event_id: Uuid,
+) -> AppResult<Vec<Model>> {
+    Ok(Entity::find()
+        .filter(Column::EventId.eq(event_id))
+        .filter(Column::Status.is_in([InvitationStatus::Draft, InvitationStatus::Sent]))
+        .all(txn)
+        .await?)
+}
+
+async fn save(txn: &DatabaseTransaction, current: &Model, active: ActiveModel) -> AppResult<Model> {
+    super::save_versioned(
+        txn,
+        active,
+        Column::Version,
+        Column::UpdatedAt,
+        current.version,
+    )
+    .await
+}
+
+/// The invitee's answer. Accepting creates the delegation in the same transaction.
+/// The same answer twice returns the first result; a different one is a CONFLICT.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %id, accept))]
+pub async fn respond(
+    cx: &ServiceContext,
+    id: Uuid,
+    accept: bool,
+    note: Option<String>,
+    expected_version: Option<i32>,
+) -> AppResult<Model> {
+    let note = BoundedText::parse_optional(note.as_deref(), "note", NOTE_MAX)?;
+    let txn = cx.begin_write().await?;
+    let current = visible(cx)
+        .filter(Column::Id.eq(id))
+        .one(&txn)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    if !access::acts_for(cx, current.organization_id) {
+        return Err(AppError::forbidden("only the invited organization answers"));
+    }
+    let now = Utc::now();
+    let current = effective(current, now);
+    let answer = if accept {
+        InvitationStatus::Accepted
+    } else {
+        InvitationStatus::Declined
+    };
+    match current.status {
+        status if status == answer => return Ok(current),
+        InvitationStatus::Sent => {}
+        InvitationStatus::Expired => {
+            return Err(AppError::conflict(
+                "the invitation expired: its respond-by moment has passed",
+            ));
+        }
+        other => {
+            return Err(AppError::conflict(format!(
+                "the invitation is already {}",
+                other.to_value()
+            )));
+        }
+    }
+    super::check_version(expected_version, current.version)?;
+    let event = event::Entity::find_by_id(current.event_id)
+        .one(&txn)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    if accept && event.status != EventStatus::Published {
+        return Err(AppError::conflict(format!(
+            "the event is {} and takes no more participants",
+            event.status.to_value()
+        )));
+    }
+    let mut active: ActiveModel = current.clone().into();
+    active.status = Set(answer);
+    active.responded_at = Set(Some(now));
+    active.response_note = Set(note);
+    let updated = save(&txn, &current, active).await?;
+    record(
+        &txn,
+        cx,
+        if accept {
+            "invitation.accept"
+        } else {
+            "invitation.decline"
+        },
+        Some(&current),
+        &updated,
+    )
+    .await?;
+    if accept {
+        delegations::create_for(&txn, cx, &updated).await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Creates an ACCEPTED invitation for an accepted application, inside `txn`.
+pub(crate) async fn create_accepted(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    event_id: Uuid,
+    organization_id: Uuid,
+    offer: &Offer,
+) -> AppResult<Model> {
+    let now = Utc::now();
+    let created = ActiveModel {
+        id: Set(Uuid::now_v7()),
+        event_id: Set(event_id),
+        organization_id: Set(organization_id),
+        sent_by_client_id: Set(Some(cx.caller().client_id)),
+        status: Set(InvitationStatus::Accepted),
+        seats_offered: Set(offer.seats_offered),
+        funded_seats: Set(offer.funded_seats),
+        funding_covers: Set(funding_json(&offer.funding_covers)),
+        respond_by: Set(None),
+        message: Set(offer.message.clone()),
+        sent_at: Set(Some(now)),
+        responded_at: Set(Some(now)),
+        response_note: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await
+    .map_err(|e| {
+        AppError::from_write(e, || {
+            AppError::conflict("the organization is already invited to this event")
+        })
+    })?;
+    record(
+        txn,
+        cx,
+        "invitation.create_from_application",
+        None,
+        &created,
+    )
+    .await?;
+    Ok(created)
+}
+
+/// Whether an invitation for (`event_id`, `organization_id`) exists, inside `txn`.
+pub(crate) async fn exists_for(
+    txn: &DatabaseTransaction,
+    event_id: Uuid,
+    organization_id: Uuid,
+) -> AppResult<bool> {
+    Ok(Entity::find()
+        .filter(Column::EventId.eq(event_id))
+        .filter(Column::OrganizationId.eq(organization_id))
+        .one(txn)
+        .await?
+        .is_some())
+}
+
+/// Writes EXPIRED on every SENT invitation past its respond-by; returns how many.
+pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
+    let now = Utc::now();
+    let txn = super::begin_write(db).await?;
+    let due = Entity::find()
+        .filter(Column::Status.eq(InvitationStatus::Sent))
+        .filter(Column::RespondBy.lt(now))
+        .all(&txn)
+        .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    Entity::update_many()
+        .col_expr(
+            Column::Status,
+            sea_orm::sea_query::Expr::value(InvitationStatus::Expired),
+        )
+        .col_expr(Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .col_expr(
+            Column::Version,
+            sea_orm::sea_query::Expr::col(Column::Version).add(1),
+        )
+        .filter(Column::Id.is_in(due.iter().map(|m| m.id)))
+        .filter(Column::Status.eq(InvitationStatus::Sent))
+        .exec(&txn)
+        .await?;
+    let entries = due
+        .iter()
+        .map(|m| audit::Change {
+            action: "invitation.expire",
+            entity_type: "Invitation",
+            entity_id: m.id,
+            before: audit::snapshot(m),
+            after: Some(serde_json::json!({ "status": "EXPIRED" })),
+        })
+        .collect();
+    audit::record_system(&txn, entries).await?;
+    txn.commit().await?;
+    Ok(due.len() as u64)
+}

@@ -1,0 +1,385 @@
+//! Delegation members, with the seat limits of the invitation and the privacy of
+//! their personal data.
+//!
+//! Sensitive fields (nationality, date of birth, passport number) are blanked here,
+//! in the service layer, for every caller other than the delegation's own
+//! organization and the host's coordinators; they never reach the audit log.
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use super::{Patch, ServiceContext, access, audit, delegations};
+use crate::domain::{BoundedText, CountryCode, EmailAddress, ParticipantRole};
+use crate::entity::participant::{ActiveModel, Column, Entity, Model};
+use crate::entity::{delegation, event, invitation};
+use crate::error::{AppError, AppResult};
+
+const NAME_MAX: usize = 200;
+const TEXT_MAX: usize = 2_000;
+const NOT_FOUND: AppError = AppError::NotFound {
+    entity: "participant",
+};
+
+/// A participant's details as entered.
+#[derive(Debug, Clone)]
+pub struct ParticipantFields {
+    pub full_name: String,
+    pub local_name: Option<String>,
+    pub position: Option<String>,
+    pub role: ParticipantRole,
+    pub email: Option<String>,
+    pub dietary_needs: Option<String>,
+    pub accessibility_needs: Option<String>,
+    pub funded: bool,
+    pub needs_visa_support: bool,
+    pub nationality: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub passport_number: Option<String>,
+}
+
+/// Changes to a participant; absent fields stay.
+#[derive(Debug, Clone, Default)]
+pub struct ParticipantChanges {
+    pub expected_version: Option<i32>,
+    pub full_name: Option<String>,
+    pub local_name: Patch<String>,
+    pub position: Patch<String>,
+    pub role: Option<ParticipantRole>,
+    pub email: Patch<String>,
+    pub dietary_needs: Patch<String>,
+    pub accessibility_needs: Patch<String>,
+    pub funded: Option<bool>,
+    pub needs_visa_support: Option<bool>,
+    pub nationality: Patch<String>,
+    pub date_of_birth: Patch<NaiveDate>,
+    pub passport_number: Patch<String>,
+}
+
+/// Blanks the sensitive fields.
+fn redact(mut model: Model) -> Model {
+    model.nationality = None;
+    model.date_of_birth = None;
+    model.passport_number = None;
+    model
+}
+
+/// Participants of the visible delegations among `delegation_ids`, with sensitive
+/// fields only where the caller may read them. Three queries whatever the count.
+async fn load_visible(cx: &ServiceContext, rows: Vec<Model>) -> AppResult<Vec<Model>> {
+    let delegation_ids: Vec<Uuid> = rows.iter().map(|p| p.delegation_id).collect();
+    let visible_delegations = delegations::get_many(cx, &delegation_ids).await?;
+    let event_ids: Vec<Uuid> = visible_delegations.iter().map(|d| d.event_id).collect();
+    let hosts: std::collections::HashMap<Uuid, Uuid> = event::Entity::find()
+        .filter(event::Column::Id.is_in(event_ids))
+        .all(&cx.db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e.host_organization_id))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|p| {
+            let delegation = visible_delegations
+                .iter()
+                .find(|d| d.id == p.delegation_id)?;
+            let host = hosts.get(&delegation.event_id)?;
+            Some(
+                if access::reads_sensitive(cx, delegation.organization_id, *host) {
+                    p
+                } else {
+                    redact(p)
+                },
+            )
+        })
+        .collect())
+}
+
+/// The members of each of `delegation_ids` the caller may see, in the order they
+/// were registered.
+pub async fn of_delegations(cx: &ServiceContext, delegation_ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    let rows = Entity::find()
+        .filter(Column::DelegationId.is_in(delegation_ids.iter().copied()))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(&cx.db)
+        .await?;
+    load_visible(cx, rows).await
+}
+
+/// The participants among `ids` the caller may see (for loaders).
+pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    let rows = Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(&cx.db)
+        .await?;
+    load_visible(cx, rows).await
+}
+
+/// One participant the caller may see.
+pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
+    get_many(cx, &[id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(NOT_FOUND)
+}
+
+fn validate(f: ParticipantFields) -> AppResult<ParticipantFields> {
+    let text =
+        |v: Option<String>, field: &str, max| BoundedText::parse_optional(v.as_deref(), field, max);
+    let email = match f.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        Some(e) => Some(EmailAddress::parse(e, "email")?.into_inner()),
+        None => None,
+    };
+    let nationality = match f
+        .nationality
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(n) => Some(CountryCode::parse(n, "nationality")?.into_inner()),
+        None => None,
+    };
+    if f.date_of_birth.is_some_and(|d| d > Utc::now().date_naive()) {
+        return Err(AppError::invalid("dateOfBirth", "is in the future"));
+    }
+    Ok(ParticipantFields {
+        full_name: BoundedText::parse(&f.full_name, "fullName", NAME_MAX)?.into_inner(),
+        local_name: text(f.local_name, "localName", NAME_MAX)?,
+        position: text(f.position, "position", NAME_MAX)?,
+        role: f.role,
+        email,
+        dietary_needs: text(f.dietary_needs, "dietaryNeeds", TEXT_MAX)?,
+        accessibility_needs: text(f.accessibility_needs, "accessibilityNeeds", TEXT_MAX)?,
+        funded: f.funded,
+        needs_visa_support: f.needs_visa_support,
+        nationality,
+        date_of_birth: f.date_of_birth,
+        passport_number: text(f.passport_number, "passportNumber", 40)?,
+    })
+}
+
+fn apply(active: &mut ActiveModel, f: ParticipantFields) {
+    active.full_name = Set(f.full_name);
+    active.local_name = Set(f.local_name);
+    active.position = Set(f.position);
+    active.role = Set(f.role);
+    active.email = Set(f.email);
+    active.dietary_needs = Set(f.dietary_needs);
+    active.accessibility_needs = Set(f.accessibility_needs);
+    active.funded = Set(f.funded);
+    active.needs_visa_support = Set(f.needs_visa_support);
+    active.nationality = Set(f.nationality);
+    active.date_of_birth = Set(f.date_of_birth);
+    active.passport_number = Set(f.passport_number);
+}
+
+/// Checks the invitation's seats for the delegation's members after a change:
+/// `members` and `funded` are the counts the change would leave.
+async fn check_seats(
+    txn: &DatabaseTransaction,
+    delegation: &delegation::Model,
+    members: u64,
+    funded: u64,
+) -> AppResult<()> {
+    let offer = invitation::Entity::find_by_id(delegation.invitation_id)
+        .one(txn)
+        .await?
+        .ok_or(delegations::NOT_FOUND)?;
+    if members > offer.seats_offered as u64 {
+        return Err(AppError::conflict(format!(
+            "no seat left: the invitation offers {} seats and all are taken",
+            offer.seats_offered
+        )));
+    }
+    if funded > offer.funded_seats as u64 {
+        return Err(AppError::conflict(format!(
+            "no funded seat left: the invitation funds {} seats and all are taken",
+            offer.funded_seats
+        )));
+    }
+    Ok(())
+}
+
+async fn counts(
+    txn: &DatabaseTransaction,
+    delegation_id: Uuid,
+    except: Option<Uuid>,
+) -> AppResult<(u64, u64)> {
+    let mut members = Entity::find().filter(Column::DelegationId.eq(delegation_id));
+    if let Some(id) = except {
+        members = members.filter(Column::Id.ne(id));
+    }
+    let total = members.clone().count(txn).await?;
+    let funded = members.filter(Column::Funded.eq(true)).count(txn).await?;
+    Ok((total, funded))
+}
+
+async fn record(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    action: &str,
+    before: Option<&Model>,
+    after: Option<&Model>,
+    id: Uuid,
+) -> AppResult<()> {
+    audit::record(
+        txn,
+        cx,
+        audit::Change {
+            action,
+            entity_type: "Participant",
+            entity_id: id,
+            before: before.and_then(audit::snapshot),
+            after: after.and_then(audit::snapshot),
+        },
+    )
+    .await
+}
+
+/// Registers a member (the delegation's organization), within the invitation's
+/// seats and funded seats, also under concurrent requests.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %delegation_id))]
+pub async fn add(
+    cx: &ServiceContext,
+    delegation_id: Uuid,
+    fields: ParticipantFields,
+) -> AppResult<Model> {
+    let fields = validate(fields)?;
+    let txn = cx.begin_write().await?;
+    delegations::lock(&txn, delegation_id).await?;
+    let delegation = delegations::load_for_owner(&txn, cx, delegation_id).await?;
+    let (members, funded) = counts(&txn, delegation_id, None).await?;
+    check_seats(
+        &txn,
+        &delegation,
+        members + 1,
+        funded + u64::from(fields.funded),
+    )
+    .await?;
+    let now = Utc::now();
+    let mut active = ActiveModel {
+        id: Set(Uuid::now_v7()),
+        delegation_id: Set(delegation_id),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    apply(&mut active, fields);
+    let created = active.insert(&txn).await?;
+    record(
+        &txn,
+        cx,
+        "participant.add",
+        None,
+        Some(&created),
+        created.id,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+async fn load_for_owner(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    id: Uuid,
+) -> AppResult<(Model, delegation::Model)> {
+    let participant = Entity::find_by_id(id).one(txn).await?.ok_or(NOT_FOUND)?;
+    delegations::lock(txn, participant.delegation_id).await?;
+    let delegation = delegations::load_for_owner(txn, cx, participant.delegation_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound { .. } => NOT_FOUND,
+            other => other,
+        })?;
+    Ok((participant, delegation))
+}
+
+/// Changes a member's details (the delegation's organization).
+pub async fn update(
+    cx: &ServiceContext,
+    id: Uuid,
+    changes: ParticipantChanges,
+) -> AppResult<Model> {
+    let txn = cx.begin_write().await?;
+    let (current, delegation) = load_for_owner(&txn, cx, id).await?;
+    super::check_version(changes.expected_version, current.version)?;
+    let pick = |patch: Patch<String>, old: &Option<String>| patch.unwrap_or_else(|| old.clone());
+    let fields = validate(ParticipantFields {
+        full_name: changes
+            .full_name
+            .unwrap_or_else(|| current.full_name.clone()),
+        local_name: pick(changes.local_name, &current.local_name),
+        position: pick(changes.position, &current.position),
+        role: changes.role.unwrap_or(current.role),
+        email: pick(changes.email, &current.email),
+        dietary_needs: pick(changes.dietary_needs, &current.dietary_needs),
+        accessibility_needs: pick(changes.accessibility_needs, &current.accessibility_needs),
+        funded: changes.funded.unwrap_or(current.funded),
+        needs_visa_support: changes
+            .needs_visa_support
+            .unwrap_or(current.needs_visa_support),
+        nationality: pick(changes.nationality, &current.nationality),
+        date_of_birth: changes.date_of_birth.unwrap_or(current.date_of_birth),
+        passport_number: pick(changes.passport_number, &current.passport_number),
+    })?;
+    if fields.funded && !current.funded {
+        let (members, funded) = counts(&txn, delegation.id, Some(id)).await?;
+        check_seats(&txn, &delegation, members + 1, funded + 1).await?;
+    }
+    let mut active: ActiveModel = current.clone().into();
+    apply(&mut active, fields);
+    let updated = super::save_versioned(
+        &txn,
+        active,
+        Column::Version,
+        Column::UpdatedAt,
+        current.version,
+    )
+    .await?;
+    record(
+        &txn,
+        cx,
+        "participant.update",
+        Some(&current),
+        Some(&updated),
+        id,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Removes a member (the delegation's organization); their presentations go with
+/// them, and they stop being the head.
+pub async fn remove(
+    cx: &ServiceContext,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Model> {
+    let txn = cx.begin_write().await?;
+    let (current, delegation) = load_for_owner(&txn, cx, id).await?;
+    super::check_version(expected_version, current.version)?;
+    if delegation.head_participant_id == Some(id) {
+        let mut active: delegation::ActiveModel = delegation.clone().into();
+        active.head_participant_id = Set(None);
+        super::save_versioned(
+            &txn,
+            active,
+            delegation::Column::Version,
+            delegation::Column::UpdatedAt,
+            delegation.version,
+        )
+        .await?;
+    }
+    Entity::delete_by_id(id).exec(&txn).await?;
+    record(&txn, cx, "participant.remove", Some(&current), None, id).await?;
+    txn.commit().await?;
+    Ok(current)
+}
