@@ -26,3 +26,31 @@ where
     ctx.data::<DataLoader<L>>()
         .map_err(|_| AppError::internal(anyhow::anyhow!("loader missing from request")).into())
 }
+
+/// Loads one record by key through the request's loader `L`.
+pub async fn load_one<L, V>(ctx: &Context<'_>, key: uuid::Uuid) -> async_graphql::Result<Option<V>>
+where
+    L: Loader<uuid::Uuid, Value = V, Error = async_graphql::Error> + Send + Sync + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    loader::<L>(ctx)?.load_one(key).await
+}
+
+/// Loads the list a parent owns through the request's loader `L`, wrapped as `N`.
+pub async fn load_children<L, M, N>(
+    ctx: &Context<'_>,
+    parent: uuid::Uuid,
+    wrap: fn(M) -> N,
+) -> async_graphql::Result<Vec<N>>
+where
+    L: Loader<uuid::Uuid, Value = Vec<M>, Error = async_graphql::Error> + Send + Sync + 'static,
+    M: Send + Sync + Clone + 'static,
+{
+    Ok(loader::<L>(ctx)?
+        .load_one(parent)
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .map(wrap)
+        .collect())
+}

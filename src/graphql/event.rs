@@ -3,16 +3,23 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::application::Application;
 use super::connection::{connection_type, page_request, patch};
-use super::context::{loader, service};
+use super::context::{load_children, loader, service};
+use super::delegation::Delegation;
 use super::ids::{self, NodeType};
-use super::loaders::{CoHostLoader, DateChangeLoader, EventLoader, OrganizationLoader};
+use super::invitation::Invitation;
+use super::loaders::{
+    ApplicationsOfEvent, CoHostLoader, DateChangeLoader, DelegationsOfEvent, EventLoader,
+    InvitationsOfEvent, OrganizationLoader, SessionsOfEvent,
+};
 use super::organization::Organization;
+use super::session::Session;
 use crate::domain::{DateStatus, EventKind, EventStatus, ParticipationMode};
 use crate::entity::{event, event_date_change};
 use crate::error::AppError;
 use crate::service::events::{
-    self, EventChanges, EventFields, EventFilter as Filter, EventSortField, Reschedule,
+    self, EventChanges, EventFields, EventFilter as Filter, EventSortField, Reschedule, Transition,
 };
 use crate::service::pagination::SortDirection;
 
@@ -132,6 +139,23 @@ impl Event {
             .into_iter()
             .map(EventDateChange)
             .collect())
+    }
+    /// The agenda, in order of start.
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
+        load_children::<SessionsOfEvent, _, _>(ctx, self.0.id, Session).await
+    }
+    /// Invitations to this event the caller may see (all of them for the host and
+    /// co-hosts; a partner sees its own).
+    async fn invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
+        load_children::<InvitationsOfEvent, _, _>(ctx, self.0.id, Invitation).await
+    }
+    /// Applications to this event the caller may see.
+    async fn applications(&self, ctx: &Context<'_>) -> Result<Vec<Application>> {
+        load_children::<ApplicationsOfEvent, _, _>(ctx, self.0.id, Application).await
+    }
+    /// Delegations at this event the caller may see.
+    async fn delegations(&self, ctx: &Context<'_>) -> Result<Vec<Delegation>> {
+        load_children::<DelegationsOfEvent, _, _>(ctx, self.0.id, Delegation).await
     }
     /// When the event was published to partners.
     async fn published_at(&self) -> Option<DateTime<Utc>> {
@@ -399,6 +423,39 @@ event_payload!(UpdateEventPayload, "Result of `updateEvent`.");
 event_payload!(PublishEventPayload, "Result of `publishEvent`.");
 event_payload!(RescheduleEventPayload, "Result of `rescheduleEvent`.");
 event_payload!(AddCoHostPayload, "Result of `addCoHost`.");
+event_payload!(CloseEventPayload, "Result of `closeEvent`.");
+event_payload!(CompleteEventPayload, "Result of `completeEvent`.");
+event_payload!(PostponeEventPayload, "Result of `postponeEvent`.");
+event_payload!(CancelEventPayload, "Result of `cancelEvent`.");
+
+/// Input of the life-cycle mutations `closeEvent`, `completeEvent`,
+/// `postponeEvent` and `cancelEvent`.
+#[derive(InputObject)]
+pub struct EventStatusChangeInput {
+    /// The event.
+    id: ID,
+    /// The version you read.
+    expected_version: Option<i32>,
+    /// Why; required to postpone or cancel, and shown to everyone invited.
+    reason: Option<String>,
+}
+
+async fn change_status(
+    ctx: &Context<'_>,
+    input: EventStatusChangeInput,
+    transition: Transition,
+) -> Result<Event> {
+    let id = ids::decode(&input.id, NodeType::Event, "id")?;
+    let event = events::transition(
+        service(ctx)?,
+        id,
+        transition,
+        input.expected_version,
+        input.reason,
+    )
+    .await?;
+    Ok(Event(event))
+}
 event_payload!(RemoveCoHostPayload, "Result of `removeCoHost`.");
 
 #[derive(Default)]
@@ -576,6 +633,52 @@ impl EventMutation {
         let event = events::add_co_host(service(ctx)?, event_id, org_id).await?;
         Ok(AddCoHostPayload {
             event: Event(event),
+        })
+    }
+
+    /// Stops taking applications and answers (the host's COORDINATOR).
+    async fn close_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event.")] input: EventStatusChangeInput,
+    ) -> Result<CloseEventPayload> {
+        Ok(CloseEventPayload {
+            event: change_status(ctx, input, Transition::Close).await?,
+        })
+    }
+
+    /// Records that the event took place (the host's COORDINATOR).
+    async fn complete_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event.")] input: EventStatusChangeInput,
+    ) -> Result<CompleteEventPayload> {
+        Ok(CompleteEventPayload {
+            event: change_status(ctx, input, Transition::Complete).await?,
+        })
+    }
+
+    /// Postpones the event to a date not yet known; `rescheduleEvent` later sets
+    /// the new dates (the host's COORDINATOR).
+    async fn postpone_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event and the reason.")] input: EventStatusChangeInput,
+    ) -> Result<PostponeEventPayload> {
+        Ok(PostponeEventPayload {
+            event: change_status(ctx, input, Transition::Postpone).await?,
+        })
+    }
+
+    /// Cancels the event: open invitations are withdrawn, delegations cancelled and
+    /// pending applications rejected, in one transaction (the host's COORDINATOR).
+    async fn cancel_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event and the reason.")] input: EventStatusChangeInput,
+    ) -> Result<CancelEventPayload> {
+        Ok(CancelEventPayload {
+            event: change_status(ctx, input, Transition::Cancel).await?,
         })
     }
 

@@ -16,7 +16,28 @@ pub enum NodeType {
     Event,
     EventDateChange,
     ApiClient,
+    Session,
+    Invitation,
+    Application,
+    Delegation,
+    Participant,
+    Presentation,
+    AuditEntry,
 }
+
+const ALL: [NodeType; 11] = [
+    NodeType::Organization,
+    NodeType::Event,
+    NodeType::EventDateChange,
+    NodeType::ApiClient,
+    NodeType::Session,
+    NodeType::Invitation,
+    NodeType::Application,
+    NodeType::Delegation,
+    NodeType::Participant,
+    NodeType::Presentation,
+    NodeType::AuditEntry,
+];
 
 impl NodeType {
     fn name(self) -> &'static str {
@@ -25,18 +46,18 @@ impl NodeType {
             NodeType::Event => "Event",
             NodeType::EventDateChange => "EventDateChange",
             NodeType::ApiClient => "ApiClient",
+            NodeType::Session => "Session",
+            NodeType::Invitation => "Invitation",
+            NodeType::Application => "Application",
+            NodeType::Delegation => "Delegation",
+            NodeType::Participant => "Participant",
+            NodeType::Presentation => "Presentation",
+            NodeType::AuditEntry => "AuditEntry",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [
-            NodeType::Organization,
-            NodeType::Event,
-            NodeType::EventDateChange,
-            NodeType::ApiClient,
-        ]
-        .into_iter()
-        .find(|t| t.name() == name)
+        ALL.into_iter().find(|t| t.name() == name)
     }
 }
 
@@ -54,6 +75,20 @@ pub fn decode_any(raw: &str, field: &str) -> Result<(NodeType, Uuid), AppError> 
     let node_type = NodeType::from_name(type_name).ok_or_else(invalid)?;
     let uuid = Uuid::parse_str(uuid).map_err(|_| invalid())?;
     Ok((node_type, uuid))
+}
+
+/// Decodes an optional global id that must be of `expected` type.
+pub fn decode_optional(
+    raw: Option<&ID>,
+    expected: NodeType,
+    field: &str,
+) -> Result<Option<Uuid>, AppError> {
+    raw.map(|id| decode(id, expected, field)).transpose()
+}
+
+/// Decodes a list of global ids that must all be of `expected` type.
+pub fn decode_all(raw: &[ID], expected: NodeType, field: &str) -> Result<Vec<Uuid>, AppError> {
+    raw.iter().map(|id| decode(id, expected, field)).collect()
 }
 
 /// Decodes a global id that must be of `expected` type.

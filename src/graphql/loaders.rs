@@ -2,8 +2,8 @@
 //! N objects costs one query per relation, not one per object.
 //!
 //! Loaders are built per request around the caller's [`ServiceContext`], so they
-//! apply the same visibility rules as direct reads, and their cache never leaks one
-//! caller's view to another.
+//! apply the same visibility rules as direct reads (they call the same service
+//! functions), and their cache never leaks one caller's view to another.
 
 use std::collections::HashMap;
 
@@ -11,37 +11,159 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Error, Request};
 use uuid::Uuid;
 
-use crate::entity::{event, event_date_change, organization};
-use crate::service::{ServiceContext, events, organizations};
+use crate::entity::{
+    application, delegation, event, event_date_change, invitation, organization, participant,
+    presentation, session,
+};
+use crate::service::{
+    ServiceContext, applications, delegations, events, invitations, organizations, participants,
+    presentations, sessions,
+};
 
-/// Organizations by id.
-pub struct OrganizationLoader(ServiceContext);
-/// Events by id, only those the caller may see.
-pub struct EventLoader(ServiceContext);
+/// A loader of records by their id.
+macro_rules! by_id {
+    ($name:ident, $model:ty, $fetch:path, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name(ServiceContext);
+
+        impl Loader<Uuid> for $name {
+            type Value = $model;
+            type Error = Error;
+
+            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, $model>, Error> {
+                Ok($fetch(&self.0, keys)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.id, m))
+                    .collect())
+            }
+        }
+    };
+}
+
+/// A loader of the records belonging to each parent id, in the service's order.
+macro_rules! by_parent {
+    ($name:ident, $model:ty, $fetch:path, $parent:ident, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name(ServiceContext);
+
+        impl Loader<Uuid> for $name {
+            type Value = Vec<$model>;
+            type Error = Error;
+
+            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<$model>>, Error> {
+                let mut grouped: HashMap<Uuid, Vec<$model>> = HashMap::new();
+                for row in $fetch(&self.0, keys).await? {
+                    grouped.entry(row.$parent).or_default().push(row);
+                }
+                Ok(grouped)
+            }
+        }
+    };
+}
+
+by_id!(
+    OrganizationLoader,
+    organization::Model,
+    organizations::get_many,
+    "Organizations by id."
+);
+by_id!(
+    EventLoader,
+    event::Model,
+    events::get_many,
+    "Events by id, only those the caller may see."
+);
+by_id!(
+    SessionLoader,
+    session::Model,
+    sessions::get_many,
+    "Sessions by id."
+);
+by_id!(
+    InvitationLoader,
+    invitation::Model,
+    invitations::get_many,
+    "Invitations by id."
+);
+by_id!(
+    DelegationLoader,
+    delegation::Model,
+    delegations::get_many,
+    "Delegations by id."
+);
+by_id!(
+    ParticipantLoader,
+    participant::Model,
+    participants::get_many,
+    "Participants by id."
+);
+by_parent!(
+    DateChangeLoader,
+    event_date_change::Model,
+    events::date_changes_of,
+    event_id,
+    "The date history of events."
+);
+by_parent!(
+    SessionsOfEvent,
+    session::Model,
+    sessions::of_events,
+    event_id,
+    "The agenda of events."
+);
+by_parent!(
+    InvitationsOfEvent,
+    invitation::Model,
+    invitations::of_events,
+    event_id,
+    "The visible invitations of events."
+);
+by_parent!(
+    ApplicationsOfEvent,
+    application::Model,
+    applications::of_events,
+    event_id,
+    "The visible applications of events."
+);
+by_parent!(
+    DelegationsOfEvent,
+    delegation::Model,
+    delegations::of_events,
+    event_id,
+    "The visible delegations of events."
+);
+by_parent!(
+    DelegationOfInvitation,
+    delegation::Model,
+    delegations::of_invitations,
+    invitation_id,
+    "The delegation of accepted invitations."
+);
+by_parent!(
+    ParticipantsOfDelegation,
+    participant::Model,
+    participants::of_delegations,
+    delegation_id,
+    "The members of delegations."
+);
+by_parent!(
+    PresentationsOfSession,
+    presentation::Model,
+    presentations::of_sessions,
+    session_id,
+    "The visible presentations of sessions."
+);
+by_parent!(
+    PresentationsOfDelegation,
+    presentation::Model,
+    presentations::of_delegations,
+    delegation_id,
+    "The presentations of delegations."
+);
+
 /// The co-host organizations of events, by event id.
 pub struct CoHostLoader(ServiceContext);
-/// The date history of events, by event id.
-pub struct DateChangeLoader(ServiceContext);
-
-impl Loader<Uuid> for OrganizationLoader {
-    type Value = organization::Model;
-    type Error = Error;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = organizations::get_many(&self.0, keys).await?;
-        Ok(rows.into_iter().map(|o| (o.id, o)).collect())
-    }
-}
-
-impl Loader<Uuid> for EventLoader {
-    type Value = event::Model;
-    type Error = Error;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = events::get_many(&self.0, keys).await?;
-        Ok(rows.into_iter().map(|e| (e.id, e)).collect())
-    }
-}
 
 impl Loader<Uuid> for CoHostLoader {
     type Value = Vec<organization::Model>;
@@ -56,26 +178,36 @@ impl Loader<Uuid> for CoHostLoader {
     }
 }
 
-impl Loader<Uuid> for DateChangeLoader {
-    type Value = Vec<event_date_change::Model>;
-    type Error = Error;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut grouped: HashMap<Uuid, Self::Value> = HashMap::new();
-        for change in events::date_changes_of(&self.0, keys).await? {
-            grouped.entry(change.event_id).or_default().push(change);
-        }
-        Ok(grouped)
-    }
-}
+/// How long a loader waits to gather keys before it queries. Sibling fields of a
+/// list are resolved concurrently and enqueue their keys within this window; the
+/// default 1 ms was measured to split a 50-row list into two batches in debug
+/// builds, 2 ms kept it whole.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Adds the caller's context and a fresh set of loaders to `request`.
 pub fn attach(request: Request, cx: ServiceContext) -> Request {
-    let spawn = |f| tokio::spawn(f);
+    fn loader<L>(l: L) -> DataLoader<L>
+    where
+        L: Loader<Uuid> + Send + Sync + 'static,
+    {
+        DataLoader::new(l, tokio::spawn).delay(BATCH_WINDOW)
+    }
     request
-        .data(DataLoader::new(OrganizationLoader(cx.clone()), spawn))
-        .data(DataLoader::new(EventLoader(cx.clone()), spawn))
-        .data(DataLoader::new(CoHostLoader(cx.clone()), spawn))
-        .data(DataLoader::new(DateChangeLoader(cx.clone()), spawn))
+        .data(loader(OrganizationLoader(cx.clone())))
+        .data(loader(EventLoader(cx.clone())))
+        .data(loader(SessionLoader(cx.clone())))
+        .data(loader(InvitationLoader(cx.clone())))
+        .data(loader(DelegationLoader(cx.clone())))
+        .data(loader(ParticipantLoader(cx.clone())))
+        .data(loader(DateChangeLoader(cx.clone())))
+        .data(loader(SessionsOfEvent(cx.clone())))
+        .data(loader(InvitationsOfEvent(cx.clone())))
+        .data(loader(ApplicationsOfEvent(cx.clone())))
+        .data(loader(DelegationsOfEvent(cx.clone())))
+        .data(loader(DelegationOfInvitation(cx.clone())))
+        .data(loader(ParticipantsOfDelegation(cx.clone())))
+        .data(loader(PresentationsOfSession(cx.clone())))
+        .data(loader(PresentationsOfDelegation(cx.clone())))
+        .data(loader(CoHostLoader(cx.clone())))
         .data(cx)
 }

@@ -4,23 +4,38 @@
 //! [`ServiceContext`](crate::service::ServiceContext) and maps the result; access
 //! decisions and rules live in `service/`. Roots are composed per domain.
 
+mod application;
+mod audit;
 mod connection;
 mod context;
+mod delegation;
 mod event;
 mod ids;
+mod invitation;
 pub mod loaders;
 mod organization;
+mod presentation;
+mod session;
 
 use async_graphql::{
     Context, EmptySubscription, ID, Interface, MergedObject, Object, Result, Schema, SimpleObject,
 };
 
 use crate::auth::Role;
-use crate::service::{events, organizations};
+use crate::service::{
+    applications, delegations, events, invitations, organizations, participants, presentations,
+    sessions,
+};
+use application::{Application, ApplicationMutation, ApplicationQuery};
+use audit::AuditQuery;
 use context::service;
+use delegation::{Delegation, DelegationMutation, DelegationQuery, Participant};
 use event::{Event, EventMutation, EventQuery};
 use ids::NodeType;
+use invitation::{Invitation, InvitationMutation, InvitationQuery};
 use organization::{Organization, OrganizationMutation, OrganizationQuery};
+use presentation::{Presentation, PresentationMutation};
+use session::{Session, SessionMutation};
 
 /// An object with a global id, fetchable with `node(id:)`.
 #[derive(Interface)]
@@ -28,6 +43,12 @@ use organization::{Organization, OrganizationMutation, OrganizationQuery};
 pub enum Node {
     Organization(Organization),
     Event(Event),
+    Session(Session),
+    Invitation(Invitation),
+    Application(Application),
+    Delegation(Delegation),
+    Participant(Participant),
+    Presentation(Presentation),
 }
 
 /// The API client making the request.
@@ -71,7 +92,19 @@ impl CoreQuery {
                 Node::Organization(Organization(organizations::get(cx, uuid).await?))
             }
             NodeType::Event => Node::Event(Event(events::get(cx, uuid).await?)),
-            NodeType::EventDateChange | NodeType::ApiClient => {
+            NodeType::Session => Node::Session(Session(sessions::get(cx, uuid).await?)),
+            NodeType::Invitation => Node::Invitation(Invitation(invitations::get(cx, uuid).await?)),
+            NodeType::Application => {
+                Node::Application(Application(applications::get(cx, uuid).await?))
+            }
+            NodeType::Delegation => Node::Delegation(Delegation(delegations::get(cx, uuid).await?)),
+            NodeType::Participant => {
+                Node::Participant(Participant(participants::get(cx, uuid).await?))
+            }
+            NodeType::Presentation => {
+                Node::Presentation(Presentation(presentations::get(cx, uuid).await?))
+            }
+            NodeType::EventDateChange | NodeType::ApiClient | NodeType::AuditEntry => {
                 return Err(crate::error::AppError::NotFound { entity: "node" }.into());
             }
         })
@@ -80,11 +113,27 @@ impl CoreQuery {
 
 /// Every query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(CoreQuery, OrganizationQuery, EventQuery);
+pub struct QueryRoot(
+    CoreQuery,
+    OrganizationQuery,
+    EventQuery,
+    InvitationQuery,
+    ApplicationQuery,
+    DelegationQuery,
+    AuditQuery,
+);
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(OrganizationMutation, EventMutation);
+pub struct MutationRoot(
+    OrganizationMutation,
+    EventMutation,
+    SessionMutation,
+    InvitationMutation,
+    ApplicationMutation,
+    DelegationMutation,
+    PresentationMutation,
+);
 
 /// The embhub schema.
 pub type EmbhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -1,0 +1,513 @@
+//! GraphQL surface of delegations and their members.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::connection::{connection_type, page_request, patch};
+use super::context::{load_children, load_one, service};
+use super::event::Event;
+use super::ids::{self, NodeType};
+use super::invitation::Invitation;
+use super::loaders::{
+    DelegationLoader, EventLoader, InvitationLoader, OrganizationLoader, ParticipantLoader,
+    ParticipantsOfDelegation, PresentationsOfDelegation,
+};
+use super::organization::Organization;
+use super::presentation::Presentation;
+use crate::domain::{DelegationStatus, ParticipantRole};
+use crate::entity::{delegation, participant};
+use crate::error::AppError;
+use crate::service::delegations::{self, DelegationChanges, DelegationFilter as Filter};
+use crate::service::participants::{self, ParticipantChanges, ParticipantFields};
+
+/// The people an organization sends to an event.
+pub struct Delegation(pub delegation::Model);
+
+impl From<delegation::Model> for Delegation {
+    fn from(model: delegation::Model) -> Self {
+        Delegation(model)
+    }
+}
+
+/// The people an organization sends to an event.
+#[Object]
+impl Delegation {
+    /// Global id, usable with `node(id:)`.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Delegation, self.0.id)
+    }
+    /// The event.
+    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
+        Ok(load_one::<EventLoader, _>(ctx, self.0.event_id)
+            .await?
+            .map(Event))
+    }
+    /// The sending organization.
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
+        Ok(
+            load_one::<OrganizationLoader, _>(ctx, self.0.organization_id)
+                .await?
+                .map(Organization),
+        )
+    }
+    /// The accepted invitation the delegation comes under (its seats are the limit).
+    async fn invitation(&self, ctx: &Context<'_>) -> Result<Option<Invitation>> {
+        Ok(load_one::<InvitationLoader, _>(ctx, self.0.invitation_id)
+            .await?
+            .map(Invitation))
+    }
+    /// Where the delegation stands.
+    async fn status(&self) -> DelegationStatus {
+        self.0.status
+    }
+    /// The head of delegation.
+    async fn head(&self, ctx: &Context<'_>) -> Result<Option<Participant>> {
+        let Some(head) = self.0.head_participant_id else {
+            return Ok(None);
+        };
+        Ok(load_one::<ParticipantLoader, _>(ctx, head)
+            .await?
+            .map(Participant))
+    }
+    /// When the delegation arrives.
+    async fn arrival_at(&self) -> Option<DateTime<Utc>> {
+        self.0.arrival_at
+    }
+    /// When the delegation leaves.
+    async fn departure_at(&self) -> Option<DateTime<Utc>> {
+        self.0.departure_at
+    }
+    /// Notes for the host.
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    /// The members, in the order they were registered.
+    async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
+        load_children::<ParticipantsOfDelegation, _, _>(ctx, self.0.id, Participant).await
+    }
+    /// The presentations the delegation proposed.
+    async fn presentations(&self, ctx: &Context<'_>) -> Result<Vec<Presentation>> {
+        load_children::<PresentationsOfDelegation, _, _>(ctx, self.0.id, Presentation).await
+    }
+    /// Increases with every change; pass it as `expectedVersion` to update safely.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When the delegation was formed.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A member of a delegation. Nationality, date of birth and passport number are
+/// shown only to the delegation's own organization and the host's coordinators;
+/// for anyone else they are null.
+pub struct Participant(pub participant::Model);
+
+/// A member of a delegation. Nationality, date of birth and passport number are
+/// shown only to the delegation's own organization and the host's coordinators;
+/// for anyone else they are null.
+#[Object]
+impl Participant {
+    /// Global id, usable with `node(id:)`.
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Participant, self.0.id)
+    }
+    /// The delegation.
+    async fn delegation(&self, ctx: &Context<'_>) -> Result<Option<Delegation>> {
+        Ok(load_one::<DelegationLoader, _>(ctx, self.0.delegation_id)
+            .await?
+            .map(Delegation))
+    }
+    /// Full name in Latin script, as in the passport.
+    async fn full_name(&self) -> &str {
+        &self.0.full_name
+    }
+    /// Name in the participant's own script.
+    async fn local_name(&self) -> Option<&str> {
+        self.0.local_name.as_deref()
+    }
+    /// Job title.
+    async fn position(&self) -> Option<&str> {
+        self.0.position.as_deref()
+    }
+    /// Part in the delegation.
+    async fn role(&self) -> ParticipantRole {
+        self.0.role
+    }
+    /// E-mail address.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    /// Dietary needs.
+    async fn dietary_needs(&self) -> Option<&str> {
+        self.0.dietary_needs.as_deref()
+    }
+    /// Accessibility needs.
+    async fn accessibility_needs(&self) -> Option<&str> {
+        self.0.accessibility_needs.as_deref()
+    }
+    /// Whether the host funds this participant.
+    async fn funded(&self) -> bool {
+        self.0.funded
+    }
+    /// Whether the participant needs a visa support letter.
+    async fn needs_visa_support(&self) -> bool {
+        self.0.needs_visa_support
+    }
+    /// Nationality (ISO 3166-1 alpha-2); sensitive.
+    async fn nationality(&self) -> Option<&str> {
+        self.0.nationality.as_deref()
+    }
+    /// Date of birth; sensitive.
+    async fn date_of_birth(&self) -> Option<NaiveDate> {
+        self.0.date_of_birth
+    }
+    /// Passport number; sensitive.
+    async fn passport_number(&self) -> Option<&str> {
+        self.0.passport_number.as_deref()
+    }
+    /// Increases with every change; pass it as `expectedVersion` to update safely.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When the participant was registered.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the record last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+connection_type!(
+    DelegationConnection,
+    DelegationEdge,
+    Delegation,
+    Filter,
+    delegations::count,
+    "A page of delegations.",
+    "A delegation in a page, with its cursor."
+);
+
+/// Narrows a delegation list; all given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct DelegationFilter {
+    /// Only delegations to this event.
+    event_id: Option<ID>,
+    /// Only delegations of this organization.
+    organization_id: Option<ID>,
+    /// Only these statuses.
+    statuses: Option<Vec<DelegationStatus>>,
+}
+
+/// Input of `updateDelegation`: omitted fields stay, `null` clears them.
+#[derive(InputObject)]
+pub struct UpdateDelegationInput {
+    /// The delegation.
+    id: ID,
+    /// The version you read.
+    expected_version: Option<i32>,
+    /// The head of delegation (a member of it).
+    head_participant_id: MaybeUndefined<ID>,
+    /// Arrival.
+    arrival_at: MaybeUndefined<DateTime<Utc>>,
+    /// Departure (not before the arrival).
+    departure_at: MaybeUndefined<DateTime<Utc>>,
+    /// Notes for the host.
+    notes: MaybeUndefined<String>,
+}
+
+/// Input of `confirmDelegation`.
+#[derive(InputObject)]
+pub struct ConfirmDelegationInput {
+    /// The delegation (with at least one participant).
+    id: ID,
+    /// The version you read.
+    expected_version: Option<i32>,
+}
+
+/// Input of `addParticipant`.
+#[derive(InputObject)]
+pub struct AddParticipantInput {
+    /// The delegation, within the seats of its invitation.
+    delegation_id: ID,
+    /// Full name in Latin script, as in the passport.
+    full_name: String,
+    /// Name in the participant's own script.
+    local_name: Option<String>,
+    /// Job title.
+    position: Option<String>,
+    /// Part in the delegation (default MEMBER).
+    #[graphql(default_with = "ParticipantRole::Member")]
+    role: ParticipantRole,
+    /// E-mail address.
+    email: Option<String>,
+    /// Dietary needs.
+    dietary_needs: Option<String>,
+    /// Accessibility needs.
+    accessibility_needs: Option<String>,
+    /// Whether the host funds this participant (within the funded seats).
+    #[graphql(default)]
+    funded: bool,
+    /// Whether a visa support letter is needed.
+    #[graphql(default)]
+    needs_visa_support: bool,
+    /// Nationality (ISO 3166-1 alpha-2); sensitive.
+    nationality: Option<String>,
+    /// Date of birth; sensitive.
+    date_of_birth: Option<NaiveDate>,
+    /// Passport number; sensitive.
+    passport_number: Option<String>,
+}
+
+/// Input of `updateParticipant`: omitted fields stay, `null` clears optional ones.
+#[derive(InputObject)]
+pub struct UpdateParticipantInput {
+    /// The participant.
+    id: ID,
+    /// The version you read.
+    expected_version: Option<i32>,
+    /// New full name.
+    full_name: Option<String>,
+    /// New local-script name.
+    local_name: MaybeUndefined<String>,
+    /// New job title.
+    position: MaybeUndefined<String>,
+    /// New role.
+    role: Option<ParticipantRole>,
+    /// New e-mail address.
+    email: MaybeUndefined<String>,
+    /// New dietary needs.
+    dietary_needs: MaybeUndefined<String>,
+    /// New accessibility needs.
+    accessibility_needs: MaybeUndefined<String>,
+    /// Whether funded (within the funded seats).
+    funded: Option<bool>,
+    /// Whether a visa support letter is needed.
+    needs_visa_support: Option<bool>,
+    /// New nationality.
+    nationality: MaybeUndefined<String>,
+    /// New date of birth.
+    date_of_birth: MaybeUndefined<NaiveDate>,
+    /// New passport number.
+    passport_number: MaybeUndefined<String>,
+}
+
+/// Input of `removeParticipant`.
+#[derive(InputObject)]
+pub struct RemoveParticipantInput {
+    /// The participant.
+    id: ID,
+    /// The version you read.
+    expected_version: Option<i32>,
+}
+
+/// Result of `updateDelegation`.
+#[derive(SimpleObject)]
+pub struct UpdateDelegationPayload {
+    /// The delegation after the change.
+    delegation: Delegation,
+}
+
+/// Result of `confirmDelegation`.
+#[derive(SimpleObject)]
+pub struct ConfirmDelegationPayload {
+    /// The delegation after the change.
+    delegation: Delegation,
+}
+
+/// Result of `addParticipant`.
+#[derive(SimpleObject)]
+pub struct AddParticipantPayload {
+    /// The new participant.
+    participant: Participant,
+}
+
+/// Result of `updateParticipant`.
+#[derive(SimpleObject)]
+pub struct UpdateParticipantPayload {
+    /// The participant after the change.
+    participant: Participant,
+}
+
+/// Result of `removeParticipant`.
+#[derive(SimpleObject)]
+pub struct RemoveParticipantPayload {
+    /// Global id of the removed participant.
+    removed_participant_id: ID,
+}
+
+fn filter(input: DelegationFilter) -> Result<Filter, AppError> {
+    Ok(Filter {
+        event_id: ids::decode_optional(input.event_id.as_ref(), NodeType::Event, "filter.eventId")?,
+        organization_id: ids::decode_optional(
+            input.organization_id.as_ref(),
+            NodeType::Organization,
+            "filter.organizationId",
+        )?,
+        statuses: input.statuses,
+    })
+}
+
+#[derive(Default)]
+pub struct DelegationQuery;
+
+#[Object]
+impl DelegationQuery {
+    /// Delegations the caller may see: its organization's, and for coordinators
+    /// those at the events it hosts or co-hosts. Oldest first.
+    async fn delegations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the delegations must meet.")] filter: Option<DelegationFilter>,
+    ) -> Result<DelegationConnection> {
+        let filter = self::filter(filter.unwrap_or_default())?;
+        let page = delegations::list(
+            service(ctx)?,
+            &filter,
+            &page_request(first, after, last, before),
+        )
+        .await?;
+        Ok(DelegationConnection::new(page, filter))
+    }
+}
+
+#[derive(Default)]
+pub struct DelegationMutation;
+
+#[Object]
+impl DelegationMutation {
+    /// Changes the head, travel dates or notes (the delegation's organization).
+    async fn update_delegation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The delegation and the changes.")] input: UpdateDelegationInput,
+    ) -> Result<UpdateDelegationPayload> {
+        let id = ids::decode(&input.id, NodeType::Delegation, "id")?;
+        let head = match patch(input.head_participant_id) {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(p)) => Some(Some(ids::decode(
+                &p,
+                NodeType::Participant,
+                "headParticipantId",
+            )?)),
+        };
+        let delegation = delegations::update(
+            service(ctx)?,
+            id,
+            DelegationChanges {
+                expected_version: input.expected_version,
+                head_participant_id: head,
+                arrival_at: patch(input.arrival_at),
+                departure_at: patch(input.departure_at),
+                notes: patch(input.notes),
+            },
+        )
+        .await?;
+        Ok(UpdateDelegationPayload {
+            delegation: Delegation(delegation),
+        })
+    }
+
+    /// Confirms the delegation's members (the delegation's organization).
+    async fn confirm_delegation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The delegation.")] input: ConfirmDelegationInput,
+    ) -> Result<ConfirmDelegationPayload> {
+        let id = ids::decode(&input.id, NodeType::Delegation, "id")?;
+        let delegation = delegations::confirm(service(ctx)?, id, input.expected_version).await?;
+        Ok(ConfirmDelegationPayload {
+            delegation: Delegation(delegation),
+        })
+    }
+
+    /// Registers a member, within the invitation's seats and funded seats (the
+    /// delegation's organization).
+    async fn add_participant(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The delegation and the participant.")] input: AddParticipantInput,
+    ) -> Result<AddParticipantPayload> {
+        let delegation_id =
+            ids::decode(&input.delegation_id, NodeType::Delegation, "delegationId")?;
+        let participant = participants::add(
+            service(ctx)?,
+            delegation_id,
+            ParticipantFields {
+                full_name: input.full_name,
+                local_name: input.local_name,
+                position: input.position,
+                role: input.role,
+                email: input.email,
+                dietary_needs: input.dietary_needs,
+                accessibility_needs: input.accessibility_needs,
+                funded: input.funded,
+                needs_visa_support: input.needs_visa_support,
+                nationality: input.nationality,
+                date_of_birth: input.date_of_birth,
+                passport_number: input.passport_number,
+            },
+        )
+        .await?;
+        Ok(AddParticipantPayload {
+            participant: Participant(participant),
+        })
+    }
+
+    /// Changes a member's details (the delegation's organization).
+    async fn update_participant(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The participant and the changes.")] input: UpdateParticipantInput,
+    ) -> Result<UpdateParticipantPayload> {
+        let id = ids::decode(&input.id, NodeType::Participant, "id")?;
+        let participant = participants::update(
+            service(ctx)?,
+            id,
+            ParticipantChanges {
+                expected_version: input.expected_version,
+                full_name: input.full_name,
+                local_name: patch(input.local_name),
+                position: patch(input.position),
+                role: input.role,
+                email: patch(input.email),
+                dietary_needs: patch(input.dietary_needs),
+                accessibility_needs: patch(input.accessibility_needs),
+                funded: input.funded,
+                needs_visa_support: input.needs_visa_support,
+                nationality: patch(input.nationality),
+                date_of_birth: patch(input.date_of_birth),
+                passport_number: patch(input.passport_number),
+            },
+        )
+        .await?;
+        Ok(UpdateParticipantPayload {
+            participant: Participant(participant),
+        })
+    }
+
+    /// Removes a member and their presentations (the delegation's organization).
+    async fn remove_participant(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The participant.")] input: RemoveParticipantInput,
+    ) -> Result<RemoveParticipantPayload> {
+        let id = ids::decode(&input.id, NodeType::Participant, "id")?;
+        let removed = participants::remove(service(ctx)?, id, input.expected_version).await?;
+        Ok(RemoveParticipantPayload {
+            removed_participant_id: ids::encode(NodeType::Participant, removed.id),
+        })
+    }
+}
