@@ -88,6 +88,8 @@ pub struct TestApp {
     pub admin_token: String,
     /// The organization the admin client belongs to.
     pub operator_org: Uuid,
+    /// SQL statements the server has run.
+    pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     stop: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
     cleanup: Cleanup,
     _data: tempfile::TempDir,
@@ -164,6 +166,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         bind: "127.0.0.1:0".parse().expect("loopback address"),
         production: false,
         request_timeout: Duration::from_secs(30),
+        expiry_sweep_interval: Duration::from_secs(3600),
         database: DatabaseSettings {
             url,
             max_connections: 5,
@@ -183,6 +186,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         .expect("the application builds");
     let address = format!("http://{}", app.address());
     let db = app.db().clone();
+    let statements = app.statement_counter();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stop_rx.await;
@@ -209,6 +213,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         data_dir: data.path().to_path_buf(),
         admin_token: String::new(),
         operator_org: operator.id,
+        statements,
         stop: std::sync::Arc::new(std::sync::Mutex::new(Some(stop_tx))),
         cleanup: Cleanup { postgres },
         _data: data,
@@ -303,6 +308,20 @@ impl TestApp {
         (id, uuid)
     }
 
+    /// How many SQL statements the server ran for one GraphQL operation.
+    pub async fn statements_for(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> (u64, GqlResponse) {
+        use std::sync::atomic::Ordering;
+        let before = self.statements.load(Ordering::SeqCst);
+        let response = self.gql(Some(token), query, variables).await;
+        let after = self.statements.load(Ordering::SeqCst);
+        (after - before, response)
+    }
+
     /// Counts the rows of `table`, to check that a rejected mutation wrote nothing.
     pub async fn count_rows(&self, table: &str) -> i64 {
         let row = self
@@ -333,4 +352,35 @@ pub fn global_uuid(id: &str) -> Uuid {
 pub fn global_id(type_name: &str, uuid: Uuid) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{type_name}:{uuid}"))
+}
+
+/// Moves the respond-by of `organization`'s invitations into the past (a state the
+/// API would need real time to reach).
+pub async fn arrange_past_respond_by(app: &TestApp, organization: Uuid) {
+    use embhub::entity::invitation;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let past = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    invitation::Entity::update_many()
+        .col_expr(invitation::Column::RespondBy, Expr::value(past))
+        .filter(invitation::Column::OrganizationId.eq(organization))
+        .exec(&app.db)
+        .await
+        .expect("arrange a passed respond-by");
+}
+
+/// Moves the application deadline of the event titled `title` into the past.
+pub async fn arrange_past_deadline(app: &TestApp, title: &str) {
+    use embhub::entity::event;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let past = chrono::DateTime::parse_from_rfc3339("2001-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    event::Entity::update_many()
+        .col_expr(event::Column::ApplicationDeadline, Expr::value(Some(past)))
+        .filter(event::Column::Title.eq(title))
+        .exec(&app.db)
+        .await
+        .expect("arrange a passed deadline");
 }

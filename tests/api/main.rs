@@ -4,8 +4,10 @@
 
 mod auth;
 mod events;
+mod fixtures;
 mod helpers;
 mod organizations;
 mod pagination;
+mod participation;
 mod schema;
 mod server;
