@@ -12,10 +12,19 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::Role;
-use crate::domain::{DateStatus, EventKind, EventStatus, OrganizationKind, ParticipationMode};
+use sea_orm::sea_query::Expr;
+
+use crate::auth::{Caller, Role};
+use crate::domain::{
+    DateStatus, EventKind, EventStatus, FundingItem, InvitationStatus, OrganizationKind,
+    ParticipantRole, ParticipationMode, SessionKind,
+};
 use crate::entity::{api_client, event, event_co_host, event_date_change, organization};
+use crate::service::ServiceContext;
 use crate::service::clients::{self, NewClient};
+use crate::service::invitations::{self, Offer};
+use crate::service::participants::{self, ParticipantFields};
+use crate::service::sessions::{self, SessionFields};
 
 /// An organization of the demo world.
 pub struct OrganizationSeed<'a> {
@@ -183,7 +192,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         ),
     )
     .await?;
-    ensure_organization(
+    let idea = ensure_organization(
         db,
         org(
             InternationalOrganization,
@@ -196,7 +205,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         ),
     )
     .await?;
-    ensure_organization(
+    let ifes = ensure_organization(
         db,
         org(
             InternationalOrganization,
@@ -248,7 +257,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         ),
     )
     .await?;
-    ensure_organization(
+    let eac = ensure_organization(
         db,
         org(
             ElectionManagementBody,
@@ -261,7 +270,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         ),
     )
     .await?;
-    ensure_organization(
+    let cec_bih = ensure_organization(
         db,
         org(
             ElectionManagementBody,
@@ -287,7 +296,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         ),
     )
     .await?;
-    ensure_organization(
+    let tse = ensure_organization(
         db,
         org(
             ElectionManagementBody,
@@ -336,7 +345,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         .insert(db)
         .await?;
     }
-    ensure_event(db, EventSeed {
+    let (forum, _) = ensure_event(db, EventSeed {
         kind: EventKind::Forum,
         host: nec.id,
         title: "2017 Seoul International Forum on Elections",
@@ -351,7 +360,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         co_hosts: vec![],
     })
     .await?;
-    ensure_event(db, EventSeed {
+    let (seminar, _) = ensure_event(db, EventSeed {
         kind: EventKind::Seminar,
         host: nec.id,
         title: "2017 Seminar for the Improvement of Election Laws and Systems",
@@ -366,6 +375,27 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         co_hosts: vec![koica.id],
     })
     .await?;
+
+    if evp_new {
+        participation(
+            db,
+            DemoWorld {
+                nec: &nec,
+                aweb: &aweb,
+                idea: &idea,
+                ifes: &ifes,
+                cec_uz: &cec_uz,
+                cec_bih: &cec_bih,
+                tse: &tse,
+                eac: &eac,
+                ukec: &ukec,
+                evp: &evp,
+                forum: &forum,
+                seminar: &seminar,
+            },
+        )
+        .await?;
+    }
 
     let already = api_client::Entity::find()
         .filter(api_client::Column::Name.starts_with("demo "))
@@ -392,6 +422,357 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         });
     }
     Ok(created)
+}
+
+/// The demo records the participation story needs.
+struct DemoWorld<'a> {
+    nec: &'a organization::Model,
+    aweb: &'a organization::Model,
+    idea: &'a organization::Model,
+    ifes: &'a organization::Model,
+    cec_uz: &'a organization::Model,
+    cec_bih: &'a organization::Model,
+    tse: &'a organization::Model,
+    eac: &'a organization::Model,
+    ukec: &'a organization::Model,
+    evp: &'a event::Model,
+    forum: &'a event::Model,
+    seminar: &'a event::Model,
+}
+
+/// The seed acting as `organization` with `role`, through the service layer, so
+/// the demo obeys the same rules and leaves the same audit trail as real clients.
+fn acting_as(
+    db: &DatabaseConnection,
+    organization: &organization::Model,
+    role: Role,
+) -> ServiceContext {
+    ServiceContext::new(
+        db.clone(),
+        Caller {
+            client_id: Uuid::nil(),
+            organization_id: organization.id,
+            roles: vec![role],
+        },
+        Some("seed".to_owned()),
+    )
+}
+
+fn at(y: i32, m: u32, d: u32, h: u32) -> chrono::DateTime<Utc> {
+    date(y, m, d)
+        .and_hms_opt(h, 0, 0)
+        .map(|t| Utc.from_utc_datetime(&t))
+        .expect("demo times are valid")
+}
+
+/// An agenda item of the demo: kind, title, proposer, start and length in hours.
+type AgendaItem<'a> = (
+    SessionKind,
+    &'a str,
+    Option<&'a organization::Model>,
+    chrono::DateTime<Utc>,
+    i64,
+);
+
+async fn agenda(
+    host: &ServiceContext,
+    event: &event::Model,
+    items: &[AgendaItem<'_>],
+) -> anyhow::Result<()> {
+    for (kind, title, proposer, starts, hours) in items {
+        sessions::add(
+            host,
+            event.id,
+            SessionFields {
+                kind: *kind,
+                title: (*title).to_owned(),
+                topic: None,
+                description: None,
+                starts_at: *starts,
+                ends_at: *starts + chrono::Duration::hours(*hours),
+                location: None,
+                proposed_by_organization_id: proposer.map(|o| o.id),
+            },
+        )
+        .await
+        .map_err(seed_error)?;
+    }
+    Ok(())
+}
+
+fn seed_error(err: crate::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("demo seed: {}", err.public_message())
+}
+
+/// Agendas, invitations in every state, a delegation with its members and an
+/// application: the 2017 events as they stood in the spring.
+async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Result<()> {
+    use SessionKind::*;
+    let host = acting_as(db, w.nec, Role::Coordinator);
+    // Times are UTC; Seoul is UTC+9.
+    agenda(
+        &host,
+        w.evp,
+        &[
+            (
+                Briefing,
+                "Briefing on the Korean election system",
+                None,
+                at(2017, 5, 4, 1),
+                2,
+            ),
+            (
+                ObservationEarlyVoting,
+                "Early voting observation in Songdo",
+                None,
+                at(2017, 5, 5, 0),
+                6,
+            ),
+            (
+                CulturalProgram,
+                "A Sunday in Seoul",
+                None,
+                at(2017, 5, 7, 0),
+                8,
+            ),
+            (
+                MockVoting,
+                "Mock voting and counting",
+                None,
+                at(2017, 5, 8, 5),
+                2,
+            ),
+            (
+                ObservationElectionDay,
+                "Election day observation",
+                None,
+                at(2017, 5, 9, 0),
+                10,
+            ),
+            (
+                ObservationCounting,
+                "Counting observation",
+                None,
+                at(2017, 5, 9, 11),
+                4,
+            ),
+        ],
+    )
+    .await?;
+    agenda(
+        &host,
+        w.forum,
+        &[
+            (
+                Panel,
+                "Session 1: Technology and trust in elections",
+                Some(w.aweb),
+                at(2017, 5, 8, 0),
+                2,
+            ),
+            (
+                Panel,
+                "Session 2: Inclusive voter participation",
+                Some(w.idea),
+                at(2017, 5, 8, 3),
+                2,
+            ),
+            (
+                Panel,
+                "Session 3: Electoral integrity",
+                Some(w.ifes),
+                at(2017, 5, 8, 6),
+                2,
+            ),
+        ],
+    )
+    .await?;
+    agenda(
+        &host,
+        w.seminar,
+        &[
+            (
+                Presentations,
+                "Electoral systems and their reform",
+                None,
+                at(2017, 10, 16, 0),
+                6,
+            ),
+            (
+                SiteVisit,
+                "By-election observation",
+                None,
+                at(2017, 10, 19, 0),
+                8,
+            ),
+        ],
+    )
+    .await?;
+
+    let funded = Offer {
+        seats_offered: 2,
+        funded_seats: 2,
+        funding_covers: vec![
+            FundingItem::Airfare,
+            FundingItem::Accommodation,
+            FundingItem::Meals,
+        ],
+        respond_by: None,
+        message: Some(
+            "The NEC and A-WEB invite you to observe the 19th Presidential Election.".to_owned(),
+        ),
+    };
+    let partners = [w.cec_uz, w.cec_bih, w.tse, w.eac, w.ukec];
+    let ids: Vec<Uuid> = partners.iter().map(|o| o.id).collect();
+    let sent = invitations::invite(&host, w.evp.id, &ids, funded, true)
+        .await
+        .map_err(seed_error)?;
+    let invitation_of = |org: &organization::Model| {
+        sent.iter()
+            .find(|i| i.organization_id == org.id)
+            .map(|i| i.id)
+            .ok_or_else(|| anyhow::anyhow!("demo seed: invitation missing"))
+    };
+
+    // Uzbekistan accepts and registers its delegation.
+    let uz = acting_as(db, w.cec_uz, Role::Partner);
+    invitations::respond(
+        &uz,
+        invitation_of(w.cec_uz)?,
+        true,
+        Some("We will attend.".to_owned()),
+        None,
+    )
+    .await
+    .map_err(seed_error)?;
+    let delegation = crate::entity::delegation::Entity::find()
+        .filter(crate::entity::delegation::Column::EventId.eq(w.evp.id))
+        .filter(crate::entity::delegation::Column::OrganizationId.eq(w.cec_uz.id))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo seed: delegation missing"))?;
+    let member = |name: &str, role, position: &str, passport: &str| ParticipantFields {
+        full_name: name.to_owned(),
+        local_name: None,
+        position: Some(position.to_owned()),
+        role,
+        email: None,
+        dietary_needs: Some("Halal".to_owned()),
+        accessibility_needs: None,
+        funded: true,
+        needs_visa_support: true,
+        nationality: Some("UZ".to_owned()),
+        date_of_birth: Some(date(1970, 3, 21)),
+        passport_number: Some(passport.to_owned()),
+    };
+    let head = participants::add(
+        &uz,
+        delegation.id,
+        member(
+            "Mirza Karimov",
+            ParticipantRole::Head,
+            "Deputy Chairman",
+            "FA0000001",
+        ),
+    )
+    .await
+    .map_err(seed_error)?;
+    participants::add(
+        &uz,
+        delegation.id,
+        member(
+            "Dilnoza Rashidova",
+            ParticipantRole::Member,
+            "Head of International Relations",
+            "FA0000002",
+        ),
+    )
+    .await
+    .map_err(seed_error)?;
+    crate::service::delegations::update(
+        &uz,
+        delegation.id,
+        crate::service::delegations::DelegationChanges {
+            head_participant_id: Some(Some(head.id)),
+            arrival_at: Some(Some(at(2017, 5, 3, 6))),
+            departure_at: Some(Some(at(2017, 5, 10, 12))),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(seed_error)?;
+    crate::service::delegations::confirm(&uz, delegation.id, None)
+        .await
+        .map_err(seed_error)?;
+
+    // Brazil declines; the host withdraws Bosnia and Herzegovina's invitation.
+    let br = acting_as(db, w.tse, Role::Partner);
+    invitations::respond(
+        &br,
+        invitation_of(w.tse)?,
+        false,
+        Some("Our own elections fall in the same week.".to_owned()),
+        None,
+    )
+    .await
+    .map_err(seed_error)?;
+    invitations::withdraw(
+        &host,
+        invitation_of(w.cec_bih)?,
+        None,
+        Some("Seats were reallocated.".to_owned()),
+    )
+    .await
+    .map_err(seed_error)?;
+    // The USA did not answer in time (a state only the passing of time reaches).
+    crate::entity::invitation::Entity::update_many()
+        .col_expr(
+            crate::entity::invitation::Column::RespondBy,
+            Expr::value(Some(at(2017, 4, 20, 0))),
+        )
+        .col_expr(
+            crate::entity::invitation::Column::Status,
+            Expr::value(InvitationStatus::Expired),
+        )
+        .filter(crate::entity::invitation::Column::Id.eq(invitation_of(w.eac)?))
+        .exec(db)
+        .await?;
+    // The UK's invitation stays SENT for the demo partner to answer; the forum's
+    // speakers are still drafts.
+    let speakers = Offer {
+        seats_offered: 1,
+        funded_seats: 1,
+        funding_covers: vec![FundingItem::Airfare, FundingItem::Accommodation],
+        respond_by: None,
+        message: Some("We would be honoured to have you speak at SIFE 2017.".to_owned()),
+    };
+    invitations::invite(&host, w.forum.id, &[w.idea.id, w.ifes.id], speakers, false)
+        .await
+        .map_err(seed_error)?;
+
+    // Bosnia and Herzegovina applies to the seminar (before its 2017 deadline).
+    let now = Utc::now();
+    crate::entity::application::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        event_id: Set(w.seminar.id),
+        organization_id: Set(w.cec_bih.id),
+        status: Set(crate::domain::ApplicationStatus::Submitted),
+        motivation: Set(
+            "Our electoral law is under reform; we would present our proposals.".to_owned(),
+        ),
+        proposed_topics: Set(json!(["Electoral systems", "Voter registration"])),
+        seats_requested: Set(2),
+        funding_requested: Set(json!(["AIRFARE", "ACCOMMODATION"])),
+        decision_note: Set(None),
+        decided_at: Set(None),
+        invitation_id: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 /// Prints the demo clients' credentials, which are shown only once.

@@ -10,4 +10,5 @@ mod organizations;
 mod pagination;
 mod participation;
 mod schema;
+mod seed;
 mod server;
