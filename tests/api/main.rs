@@ -2,6 +2,7 @@
 //! client would. Each test runs on SQLite and, when `TEST_DATABASE_URL` is set, on
 //! PostgreSQL, with a fresh database per run.
 
+mod access_matrix;
 mod auth;
 mod events;
 mod fixtures;
