@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::connection::{connection_type, page_request};
+use super::connection::{connection_type, page_request, participation_filter};
 use super::context::{load_one, service};
 use super::event::Event;
 use super::ids::{self, NodeType};
@@ -181,15 +181,7 @@ application_payload!(
 application_payload!(DecideApplicationPayload, "Result of `decideApplication`.");
 
 fn filter(input: ApplicationFilter) -> Result<Filter, AppError> {
-    Ok(Filter {
-        event_id: ids::decode_optional(input.event_id.as_ref(), NodeType::Event, "filter.eventId")?,
-        organization_id: ids::decode_optional(
-            input.organization_id.as_ref(),
-            NodeType::Organization,
-            "filter.organizationId",
-        )?,
-        statuses: input.statuses,
-    })
+    participation_filter(input.event_id, input.organization_id, input.statuses)
 }
 
 #[derive(Default)]

@@ -105,6 +105,24 @@ macro_rules! connection_type {
 
 pub(crate) use connection_type;
 
+/// The service filter of a participation list from its GraphQL filter fields.
+pub fn participation_filter<S>(
+    event_id: Option<async_graphql::ID>,
+    organization_id: Option<async_graphql::ID>,
+    statuses: Option<Vec<S>>,
+) -> Result<crate::service::lists::ParticipationFilter<S>, crate::error::AppError> {
+    use super::ids::{NodeType, decode_optional};
+    Ok(crate::service::lists::ParticipationFilter {
+        event_id: decode_optional(event_id.as_ref(), NodeType::Event, "filter.eventId")?,
+        organization_id: decode_optional(
+            organization_id.as_ref(),
+            NodeType::Organization,
+            "filter.organizationId",
+        )?,
+        statuses,
+    })
+}
+
 /// Maps an optional GraphQL input that may be `null` to a service patch.
 pub fn patch<T>(value: async_graphql::MaybeUndefined<T>) -> crate::service::Patch<T> {
     match value {

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::connection::{connection_type, page_request, patch};
+use super::connection::{connection_type, page_request, participation_filter, patch};
 use super::context::{load_children, load_one, service};
 use super::event::Event;
 use super::ids::{self, NodeType};
@@ -344,15 +344,7 @@ pub struct RemoveParticipantPayload {
 }
 
 fn filter(input: DelegationFilter) -> Result<Filter, AppError> {
-    Ok(Filter {
-        event_id: ids::decode_optional(input.event_id.as_ref(), NodeType::Event, "filter.eventId")?,
-        organization_id: ids::decode_optional(
-            input.organization_id.as_ref(),
-            NodeType::Organization,
-            "filter.organizationId",
-        )?,
-        statuses: input.statuses,
-    })
+    participation_filter(input.event_id, input.organization_id, input.statuses)
 }
 
 #[derive(Default)]

@@ -11,10 +11,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::invitations::{self, Offer, funding_items};
-use super::pagination::{
-    Ordering, Page, PageArgs, PageRequest, SortDirection, fetch_page, parse_timestamp,
-    timestamp_text,
-};
+use super::lists::{self, ParticipationFilter};
+use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, access, audit, delegations, events};
 use crate::domain::{ApplicationStatus, BoundedText, EventStatus, FundingItem, ParticipationMode};
 use crate::entity::application::{ActiveModel, Column, Entity, Model};
@@ -53,12 +51,7 @@ pub struct Decision {
 }
 
 /// Which applications a list shows (within what the caller may see).
-#[derive(Debug, Clone, Default)]
-pub struct ApplicationFilter {
-    pub event_id: Option<Uuid>,
-    pub organization_id: Option<Uuid>,
-    pub statuses: Option<Vec<ApplicationStatus>>,
-}
+pub type ApplicationFilter = ParticipationFilter<ApplicationStatus>;
 
 /// The topics an applicant proposed.
 pub fn topics(model: &Model) -> Vec<String> {
@@ -98,17 +91,13 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
 }
 
 fn filtered(cx: &ServiceContext, filter: &ApplicationFilter) -> Select<Entity> {
-    let mut select = visible(cx);
-    if let Some(event) = filter.event_id {
-        select = select.filter(Column::EventId.eq(event));
-    }
-    if let Some(org) = filter.organization_id {
-        select = select.filter(Column::OrganizationId.eq(org));
-    }
-    if let Some(statuses) = &filter.statuses {
-        select = select.filter(Column::Status.is_in(statuses.iter().copied()));
-    }
-    select
+    lists::narrow(
+        visible(cx),
+        Column::EventId,
+        Column::OrganizationId,
+        Column::Status,
+        filter,
+    )
 }
 
 /// One page of the applications the caller may see, oldest first.
@@ -117,15 +106,12 @@ pub async fn list(
     filter: &ApplicationFilter,
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = Ordering {
-        name: "applications:CREATED_AT:ASC".to_owned(),
-        column: Column::CreatedAt,
-        id_column: Column::Id,
-        direction: SortDirection::Asc,
-        sort_value: |m: &Model| timestamp_text(&m.created_at),
-        parse_value: parse_timestamp,
-        id_of: |m: &Model| m.id,
-    };
+    let ordering = lists::by_creation::<Entity>(
+        "applications",
+        Column::CreatedAt,
+        Column::Id,
+        SortDirection::Asc,
+    );
     let args = PageArgs::parse(page, &ordering.name)?;
     fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await
 }

@@ -169,9 +169,7 @@ pub async fn log_for(
     entity: AuditedEntity,
     page: &super::pagination::PageRequest,
 ) -> AppResult<super::pagination::Page<audit_entry::Model>> {
-    use super::pagination::{
-        Ordering, PageArgs, SortDirection, fetch_page, parse_timestamp, timestamp_text,
-    };
+    use super::pagination::{PageArgs, SortDirection, fetch_page};
     use sea_orm::{ColumnTrait, QueryFilter};
     let allowed = match entity {
         AuditedEntity::Organization(_) => cx.caller.is_admin(),
@@ -188,15 +186,12 @@ pub async fn log_for(
             entity: "audit log",
         });
     }
-    let ordering = Ordering {
-        name: "audit:CREATED_AT:DESC".to_owned(),
-        column: audit_entry::Column::CreatedAt,
-        id_column: audit_entry::Column::Id,
-        direction: SortDirection::Desc,
-        sort_value: |m: &audit_entry::Model| timestamp_text(&m.created_at),
-        parse_value: parse_timestamp,
-        id_of: |m: &audit_entry::Model| m.id,
-    };
+    let ordering = super::lists::by_creation::<audit_entry::Entity>(
+        "audit",
+        audit_entry::Column::CreatedAt,
+        audit_entry::Column::Id,
+        SortDirection::Desc,
+    );
     let args = PageArgs::parse(page, &ordering.name)?;
     let select =
         audit_entry::Entity::find().filter(audit_entry::Column::EntityId.eq(entity_id(entity)));

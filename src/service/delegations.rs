@@ -12,10 +12,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::pagination::{
-    Ordering, Page, PageArgs, PageRequest, SortDirection, fetch_page, parse_timestamp,
-    timestamp_text,
-};
+use super::lists::{self, ParticipationFilter};
+use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{Patch, ServiceContext, access, audit};
 use crate::domain::{BoundedText, DelegationStatus};
 use crate::entity::delegation::{ActiveModel, Column, Entity, Model};
@@ -28,12 +26,7 @@ pub(crate) const NOT_FOUND: AppError = AppError::NotFound {
 };
 
 /// Which delegations a list shows (within what the caller may see).
-#[derive(Debug, Clone, Default)]
-pub struct DelegationFilter {
-    pub event_id: Option<Uuid>,
-    pub organization_id: Option<Uuid>,
-    pub statuses: Option<Vec<DelegationStatus>>,
-}
+pub type DelegationFilter = ParticipationFilter<DelegationStatus>;
 
 /// Changes to a delegation; absent fields stay.
 #[derive(Debug, Clone, Default)]
@@ -89,17 +82,13 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
 }
 
 fn filtered(cx: &ServiceContext, filter: &DelegationFilter) -> Select<Entity> {
-    let mut select = visible(cx);
-    if let Some(event) = filter.event_id {
-        select = select.filter(Column::EventId.eq(event));
-    }
-    if let Some(org) = filter.organization_id {
-        select = select.filter(Column::OrganizationId.eq(org));
-    }
-    if let Some(statuses) = &filter.statuses {
-        select = select.filter(Column::Status.is_in(statuses.iter().copied()));
-    }
-    select
+    lists::narrow(
+        visible(cx),
+        Column::EventId,
+        Column::OrganizationId,
+        Column::Status,
+        filter,
+    )
 }
 
 /// One page of the delegations the caller may see, oldest first.
@@ -108,15 +97,12 @@ pub async fn list(
     filter: &DelegationFilter,
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = Ordering {
-        name: "delegations:CREATED_AT:ASC".to_owned(),
-        column: Column::CreatedAt,
-        id_column: Column::Id,
-        direction: SortDirection::Asc,
-        sort_value: |m: &Model| timestamp_text(&m.created_at),
-        parse_value: parse_timestamp,
-        id_of: |m: &Model| m.id,
-    };
+    let ordering = lists::by_creation::<Entity>(
+        "delegations",
+        Column::CreatedAt,
+        Column::Id,
+        SortDirection::Asc,
+    );
     let args = PageArgs::parse(page, &ordering.name)?;
     fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await
 }

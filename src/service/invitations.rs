@@ -18,10 +18,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::access;
-use super::pagination::{
-    Ordering, Page, PageArgs, PageRequest, SortDirection, fetch_page, parse_timestamp,
-    timestamp_text,
-};
+use super::lists::{self, ParticipationFilter};
+use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, audit, delegations, events};
 use crate::domain::{BoundedText, EventStatus, FundingItem, InvitationStatus};
 use crate::entity::invitation::{ActiveModel, Column, Entity, Model};
@@ -46,13 +44,9 @@ pub struct Offer {
     pub message: Option<String>,
 }
 
-/// Which invitations a list shows (within what the caller may see).
-#[derive(Debug, Clone, Default)]
-pub struct InvitationFilter {
-    pub event_id: Option<Uuid>,
-    pub organization_id: Option<Uuid>,
-    pub statuses: Option<Vec<InvitationStatus>>,
-}
+/// Which invitations a list shows (within what the caller may see); statuses
+/// are matched as clients see them (EXPIRED included before the sweep).
+pub type InvitationFilter = ParticipationFilter<InvitationStatus>;
 
 /// The funding items stored with an invitation or application.
 pub fn funding_items(json: &serde_json::Value) -> Vec<FundingItem> {
@@ -156,13 +150,12 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
 }
 
 fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
-    let mut select = visible(cx);
-    if let Some(event) = filter.event_id {
-        select = select.filter(Column::EventId.eq(event));
-    }
-    if let Some(org) = filter.organization_id {
-        select = select.filter(Column::OrganizationId.eq(org));
-    }
+    let mut select = lists::by_event_and_organization(
+        visible(cx),
+        Column::EventId,
+        Column::OrganizationId,
+        filter,
+    );
     if let Some(statuses) = &filter.statuses {
         let now = Utc::now();
         let mut any = Condition::any();
@@ -178,25 +171,18 @@ fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
     select
 }
 
-fn ordering() -> Ordering<Entity> {
-    Ordering {
-        name: "invitations:CREATED_AT:ASC".to_owned(),
-        column: Column::CreatedAt,
-        id_column: Column::Id,
-        direction: SortDirection::Asc,
-        sort_value: |m| timestamp_text(&m.created_at),
-        parse_value: parse_timestamp,
-        id_of: |m| m.id,
-    }
-}
-
 /// One page of the invitations the caller may see, oldest first.
 pub async fn list(
     cx: &ServiceContext,
     filter: &InvitationFilter,
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = ordering();
+    let ordering = lists::by_creation::<Entity>(
+        "invitations",
+        Column::CreatedAt,
+        Column::Id,
+        SortDirection::Asc,
+    );
     let args = PageArgs::parse(page, &ordering.name)?;
     let mut page = fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await?;
     let now = Utc::now();

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod delegations;
 pub mod events;
 pub mod invitations;
+pub mod lists;
 pub mod organizations;
 pub mod pagination;
 pub mod participants;
