@@ -8,7 +8,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use crate::config::DatabaseSettings;
 
 /// Opens a pool: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL with a
-/// sized pool and short acquire timeout so an exhausted pool fails fast.
+/// sized pool. Both have a short acquire timeout, so an exhausted pool or a stopped
+/// database fails a request fast (503) instead of queueing it; every connection is
+/// checked before use, so the pool replaces connections a database restart broke.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
     let sqlite = settings.url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(settings.url.clone());
@@ -20,7 +22,8 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
         })
         .min_connections(if sqlite { 1 } else { 0 })
         .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(true)
         .sqlx_logging(false);
     if sqlite {
         options.map_sqlx_sqlite_opts(|o| {
@@ -49,6 +52,29 @@ pub async fn is_ready(db: &DatabaseConnection) -> bool {
         return false;
     }
     matches!(Migrator::get_pending_migrations(db).await, Ok(p) if p.is_empty())
+}
+
+/// Connections of the pool: (open, idle, most allowed), for `/metrics`.
+pub fn pool_usage(db: &DatabaseConnection) -> (u32, u32, u32) {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle() as u32,
+                pool.options().get_max_connections(),
+            )
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle() as u32,
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => (0, 0, 0),
+    }
 }
 
 /// The backend, for the few places SQL differs.

@@ -14,9 +14,15 @@ pub async fn healthz() -> Json<Value> {
 }
 
 /// The database answers and all migrations are applied; 503 otherwise, so a load
-/// balancer stops sending traffic until it recovers.
+/// balancer stops sending traffic until it recovers. The check gets at most the
+/// request timeout or 5 seconds, whichever is shorter, so a hung database cannot
+/// hang the probe.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if db::is_ready(&state.db).await {
+    let limit = state.request_timeout.min(std::time::Duration::from_secs(5));
+    let ready = tokio::time::timeout(limit, db::is_ready(&state.db))
+        .await
+        .unwrap_or(false);
+    if ready {
         (StatusCode::OK, Json(json!({ "status": "ready" })))
     } else {
         (

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use embhub::auth::Role;
-use embhub::config::{AuthSettings, DatabaseSettings, Settings};
+use embhub::config::{AuthSettings, DatabaseSettings, Limits, Settings};
 use embhub::domain::OrganizationKind;
 use embhub::seed::{OrganizationSeed, ensure_organization};
 use embhub::service::clients;
@@ -40,9 +40,19 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
+    each_backend_with(|_| {}, scenario).await;
+}
+
+/// Like [`each_backend`], with the server's settings changed by `configure` first.
+pub async fn each_backend_with<C, F, Fut>(configure: C, scenario: F)
+where
+    C: Fn(&mut Settings),
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
     for backend in backends() {
         println!("backend: {backend:?}");
-        let app = spawn_app(backend.clone()).await;
+        let app = spawn_app_with(backend.clone(), &configure).await;
         let cleanup = app.cleanup.clone();
         let stop = app.stop.clone();
         let outcome = AssertUnwindSafe(scenario(app)).catch_unwind().await;
@@ -133,7 +143,14 @@ pub struct Credentials {
 }
 
 /// Starts a server on port 0 with a fresh database on `backend`.
+#[allow(dead_code)]
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the settings changed by `configure` before the start.
+/// Tests get rate limits high enough never to matter unless they lower them.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let data = tempfile::tempdir().expect("temporary folder");
     let (url, postgres) = match &backend {
         Backend::Sqlite => (
@@ -160,13 +177,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             (format!("{base}/{name}"), Some((admin_url.clone(), name)))
         }
     };
-    let settings = Settings {
+    let mut settings = Settings {
         bind: "127.0.0.1:0".parse().expect("loopback address"),
         production: false,
         request_timeout: Duration::from_secs(30),
         database: DatabaseSettings {
             url,
             max_connections: 5,
+            acquire_timeout: Duration::from_secs(5),
         },
         data_dir: data.path().to_path_buf(),
         auth: AuthSettings {
@@ -177,7 +195,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             verification_key_files: Vec::new(),
             revocation_check_interval: Duration::from_secs(1),
         },
+        limits: Limits::default(),
     };
+    settings.limits.rate.per_minute = 1_000_000;
+    settings.limits.rate.burst = 1_000_000;
+    settings.limits.rate.token_per_ip_per_minute = 100_000;
+    configure(&mut settings);
     let app = Application::build(settings, false)
         .await
         .expect("the application builds");
