@@ -56,6 +56,8 @@ pub enum Rejection {
     TooManyAliases { aliases: usize, max: usize },
     /// `TOO_MANY_DIRECTIVES`: more directives than `EMBHUB_MAX_DIRECTIVES`.
     TooManyDirectives { directives: usize, max: usize },
+    /// `INTROSPECTION_DISABLED` (400): `__schema` or `__type` in production mode.
+    IntrospectionDisabled,
     /// `DOCUMENT_TOO_LARGE` (413): a document longer than `EMBHUB_MAX_DOCUMENT_BYTES`.
     DocumentTooLarge { max: usize },
     /// `BODY_TOO_LARGE` (413): a body longer than `EMBHUB_MAX_BODY_BYTES`.
@@ -91,6 +93,7 @@ impl Rejection {
             Self::TooComplex { .. } => "QUERY_TOO_COMPLEX",
             Self::TooManyAliases { .. } => "TOO_MANY_ALIASES",
             Self::TooManyDirectives { .. } => "TOO_MANY_DIRECTIVES",
+            Self::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             Self::DocumentTooLarge { .. } => "DOCUMENT_TOO_LARGE",
             Self::BodyTooLarge { .. } => "BODY_TOO_LARGE",
             Self::BatchNotAllowed { .. } => "BATCH_NOT_ALLOWED",
@@ -119,6 +122,7 @@ impl Rejection {
             Self::TooManyDirectives { directives, max } => {
                 format!("the operation uses {directives} directives; at most {max} are allowed")
             }
+            Self::IntrospectionDisabled => "introspection is disabled on this server".to_owned(),
             Self::DocumentTooLarge { max } => {
                 format!("the GraphQL document is longer than {max} bytes")
             }
@@ -167,7 +171,8 @@ impl Rejection {
             | Self::TooDeep { .. }
             | Self::TooComplex { .. }
             | Self::TooManyAliases { .. }
-            | Self::TooManyDirectives { .. } => None,
+            | Self::TooManyDirectives { .. }
+            | Self::IntrospectionDisabled => None,
         }
     }
 

@@ -130,6 +130,8 @@ struct Measure {
     complexity: usize,
     aliases: usize,
     directives: usize,
+    /// Selects `__schema` or `__type`.
+    introspection: bool,
 }
 
 impl Measure {
@@ -138,6 +140,7 @@ impl Measure {
         self.complexity = self.complexity.saturating_add(other.complexity);
         self.aliases = self.aliases.saturating_add(other.aliases);
         self.directives = self.directives.saturating_add(other.directives);
+        self.introspection |= other.introspection;
     }
 }
 
@@ -145,14 +148,17 @@ impl Measure {
 #[derive(Debug, Clone)]
 pub struct QueryAnalyzer {
     limits: QueryLimits,
+    introspection: bool,
     model: Arc<CostModel>,
 }
 
 impl QueryAnalyzer {
-    /// An analyzer for the schema whose SDL is `sdl`.
-    pub fn new(limits: QueryLimits, sdl: &str) -> Self {
+    /// An analyzer for the schema whose SDL is `sdl`; `introspection: false` refuses
+    /// `__schema` and `__type` (async-graphql would answer them with `null`).
+    pub fn new(limits: QueryLimits, introspection: bool, sdl: &str) -> Self {
         Self {
             limits,
+            introspection,
             model: Arc::new(CostModel::from_sdl(sdl)),
         }
     }
@@ -225,6 +231,9 @@ impl QueryAnalyzer {
             );
         let limits = &self.limits;
         let reject = |r: Rejection| Err(AppError::Rejected(r));
+        if measure.introspection && !self.introspection {
+            return reject(Rejection::IntrospectionDisabled);
+        }
         if measure.depth > limits.max_depth {
             return reject(Rejection::TooDeep {
                 depth: measure.depth,
@@ -395,12 +404,14 @@ impl Walker<'_> {
                         complexity: 1,
                         aliases: children.aliases + usize::from(field.alias.is_some()),
                         directives: children.directives.saturating_add(field.directives.len()),
+                        introspection: children.introspection,
                     };
                     if matches!(name, "__schema" | "__type") {
                         // Introspection reads the in-memory schema, never the
                         // database; its fixed shape (13 deep for GraphiQL) is
                         // bounded by the document size instead.
                         measure.depth = 1;
+                        measure.introspection = true;
                     } else {
                         let page = match info {
                             Some(i) if i.paged => self.page_size(field)?,

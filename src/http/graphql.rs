@@ -176,11 +176,7 @@ async fn run_one(
     let document = match async_graphql::parser::parse_query(&params.query) {
         Ok(document) => document,
         Err(err) => {
-            let message = ServerError::from(err).message;
-            return Answer::rejection(
-                Rejection::ParseFailed(format!("syntax error: {}", message.trim())),
-                response_type,
-            );
+            return Answer::rejection(Rejection::ParseFailed(syntax_message(&err)), response_type);
         }
     };
     let analysis =
@@ -252,6 +248,25 @@ async fn run_one(
         body,
         headers,
         outcome: outcome(&code),
+    }
+}
+
+/// A one-line syntax error: what was expected and where, without the parser's
+/// multi-line source excerpt.
+fn syntax_message(err: &async_graphql::parser::Error) -> String {
+    let text = err.to_string();
+    let what = text
+        .lines()
+        .rev()
+        .map(|l| l.trim().trim_start_matches("= ").trim())
+        .find(|l| !l.is_empty() && !l.starts_with('|') && !l.starts_with("-->"))
+        .unwrap_or("invalid document");
+    match err.positions().next() {
+        Some(pos) => format!(
+            "syntax error at line {}, column {}: {what}",
+            pos.line, pos.column
+        ),
+        None => format!("syntax error: {what}"),
     }
 }
 

@@ -5,6 +5,8 @@
 mod auth;
 mod events;
 mod helpers;
+mod http_protocol;
+mod limits;
 mod organizations;
 mod pagination;
 mod schema;
