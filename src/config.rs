@@ -264,25 +264,67 @@ impl LimitArgs {
         let limits = Limits {
             max_body_bytes: within("EMBHUB_MAX_BODY_BYTES", self.max_body_bytes, 1024, 16 << 20)?,
             max_batch_size: within("EMBHUB_MAX_BATCH_SIZE", self.max_batch_size, 1, 50)?,
-            max_header_bytes: within("EMBHUB_MAX_HEADER_BYTES", self.max_header_bytes, 1024, 256 * 1024)?,
+            max_header_bytes: within(
+                "EMBHUB_MAX_HEADER_BYTES",
+                self.max_header_bytes,
+                1024,
+                256 * 1024,
+            )?,
             query: QueryLimits {
-                max_document_bytes: within("EMBHUB_MAX_DOCUMENT_BYTES", self.max_document_bytes, 256, 1 << 20)?,
+                max_document_bytes: within(
+                    "EMBHUB_MAX_DOCUMENT_BYTES",
+                    self.max_document_bytes,
+                    256,
+                    1 << 20,
+                )?,
                 max_depth: within("EMBHUB_MAX_DEPTH", self.max_depth, 2, 50)?,
-                max_complexity: within("EMBHUB_MAX_COMPLEXITY", self.max_complexity, 10, 10_000_000)?,
+                max_complexity: within(
+                    "EMBHUB_MAX_COMPLEXITY",
+                    self.max_complexity,
+                    10,
+                    10_000_000,
+                )?,
                 max_aliases: within("EMBHUB_MAX_ALIASES", self.max_aliases, 0, 1000)?,
                 max_directives: within("EMBHUB_MAX_DIRECTIVES", self.max_directives, 0, 1000)?,
             },
             rate: RateLimits {
-                per_minute: within("EMBHUB_RATE_LIMIT_PER_MINUTE", self.rate_limit_per_minute, 1, 1_000_000)?,
-                burst: within("EMBHUB_RATE_LIMIT_BURST", self.rate_limit_burst, 1, 1_000_000)?,
-                mutation_cost: within("EMBHUB_RATE_LIMIT_MUTATION_COST", self.rate_limit_mutation_cost, 1, 1000)?,
-                token_per_client_per_minute: within("EMBHUB_TOKEN_RATE_LIMIT_PER_MINUTE", self.token_rate_limit_per_minute, 1, 10_000)?,
-                token_per_ip_per_minute: within("EMBHUB_TOKEN_IP_RATE_LIMIT_PER_MINUTE", self.token_ip_rate_limit_per_minute, 0, 100_000)?,
+                per_minute: within(
+                    "EMBHUB_RATE_LIMIT_PER_MINUTE",
+                    self.rate_limit_per_minute,
+                    1,
+                    1_000_000,
+                )?,
+                burst: within(
+                    "EMBHUB_RATE_LIMIT_BURST",
+                    self.rate_limit_burst,
+                    1,
+                    1_000_000,
+                )?,
+                mutation_cost: within(
+                    "EMBHUB_RATE_LIMIT_MUTATION_COST",
+                    self.rate_limit_mutation_cost,
+                    1,
+                    1000,
+                )?,
+                token_per_client_per_minute: within(
+                    "EMBHUB_TOKEN_RATE_LIMIT_PER_MINUTE",
+                    self.token_rate_limit_per_minute,
+                    1,
+                    10_000,
+                )?,
+                token_per_ip_per_minute: within(
+                    "EMBHUB_TOKEN_IP_RATE_LIMIT_PER_MINUTE",
+                    self.token_ip_rate_limit_per_minute,
+                    0,
+                    100_000,
+                )?,
             },
             metrics_token: self.metrics_token.clone().filter(|t| !t.trim().is_empty()),
         };
         if limits.rate.mutation_cost > limits.rate.burst {
-            anyhow::bail!("EMBHUB_RATE_LIMIT_MUTATION_COST must not exceed EMBHUB_RATE_LIMIT_BURST, or no mutation could ever run");
+            anyhow::bail!(
+                "EMBHUB_RATE_LIMIT_MUTATION_COST must not exceed EMBHUB_RATE_LIMIT_BURST, or no mutation could ever run"
+            );
         }
         if limits.query.max_document_bytes > limits.max_body_bytes {
             anyhow::bail!("EMBHUB_MAX_DOCUMENT_BYTES must not exceed EMBHUB_MAX_BODY_BYTES");

@@ -69,7 +69,10 @@ pub enum Rejection {
     HeadersTooLarge { max: usize },
     /// `METHOD_NOT_ALLOWED` (405, with `Allow`): a mutation over GET, or a method
     /// other than GET and POST.
-    MethodNotAllowed { allow: &'static str, message: String },
+    MethodNotAllowed {
+        allow: &'static str,
+        message: String,
+    },
     /// `UNSUPPORTED_MEDIA_TYPE` (415): a body that is not `application/json`.
     UnsupportedMediaType,
     /// `NOT_ACCEPTABLE` (406): an `Accept` header that allows neither

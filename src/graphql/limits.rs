@@ -93,9 +93,10 @@ impl CostModel {
                                 BaseType::Named(name) => name.to_string(),
                                 BaseType::List(_) => String::new(),
                             };
-                            let paged = f.arguments.iter().any(|a| {
-                                matches!(a.node.name.node.as_str(), "first" | "last")
-                            });
+                            let paged = f
+                                .arguments
+                                .iter()
+                                .any(|a| matches!(a.node.name.node.as_str(), "first" | "last"));
                             (f.name.node.to_string(), FieldInfo { type_name, paged })
                         })
                         .collect();
@@ -176,9 +177,9 @@ impl QueryAnalyzer {
         operation_name: Option<&str>,
         variables: &Variables,
     ) -> Result<Analysis, AppError> {
-        let operation = select_operation(document, operation_name)?;
+        let (name, operation) = select_operation(document, operation_name)?;
         let fragments = self.measure_fragments(document, variables)?;
-        self.check(operation, operation_name, &fragments, variables)
+        self.check(operation, name, &fragments, variables)
     }
 
     /// Checks every operation of the document (for transports that select later).
@@ -189,12 +190,7 @@ impl QueryAnalyzer {
     ) -> Result<(), AppError> {
         let fragments = self.measure_fragments(document, variables)?;
         for (name, operation) in document.operations.iter() {
-            self.check(
-                operation,
-                name.map(|n| n.as_str()),
-                &fragments,
-                variables,
-            )?;
+            self.check(operation, name.map(|n| n.as_str()), &fragments, variables)?;
         }
         Ok(())
     }
@@ -314,9 +310,7 @@ impl QueryAnalyzer {
                 &fragment.selection_set.node,
                 Some(fragment.type_condition.node.on.node.as_str()),
             )?;
-            measure.directives = measure
-                .directives
-                .saturating_add(fragment.directives.len());
+            measure.directives = measure.directives.saturating_add(fragment.directives.len());
             measured.insert(name.to_owned(), measure);
             for parent in spread_by.get(name).map(Vec::as_slice).unwrap_or_default() {
                 if let Some(n) = waiting.get_mut(parent) {
@@ -353,23 +347,26 @@ fn collect_spreads<'a>(set: &'a SelectionSet, found: &mut Vec<&'a str>) {
     }
 }
 
-/// The operation the request runs: the named one, or the only one.
+/// The operation the request runs (the named one, or the only one) and its name.
 fn select_operation<'a>(
     document: &'a ExecutableDocument,
     operation_name: Option<&str>,
-) -> Result<&'a Positioned<OperationDefinition>, AppError> {
+) -> Result<(Option<&'a str>, &'a Positioned<OperationDefinition>), AppError> {
     let invalid = |m: String| AppError::Rejected(Rejection::ValidationFailed(m));
     match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), None) => Ok(op),
+        (DocumentOperations::Single(op), None) => Ok((None, op)),
         (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .get(name)
+            .get_key_value(name)
+            .map(|(name, op)| (Some(name.as_str()), op))
             .ok_or_else(|| invalid(format!("the document has no operation named `{name}`"))),
         (DocumentOperations::Single(_), Some(name)) => Err(invalid(format!(
             "the document has no operation named `{name}`"
         ))),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().ok_or_else(|| invalid("no operation".into()))
-        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(name.as_str()), op))
+            .ok_or_else(|| invalid("no operation".into())),
         (DocumentOperations::Multiple(_), None) => Err(invalid(
             "the document has several operations: give `operationName`".into(),
         )),
@@ -417,10 +414,8 @@ impl Walker<'_> {
                             Some(i) if i.paged => self.page_size(field)?,
                             _ => 1,
                         };
-                        measure.complexity = children
-                            .complexity
-                            .saturating_mul(page)
-                            .saturating_add(1);
+                        measure.complexity =
+                            children.complexity.saturating_mul(page).saturating_add(1);
                     }
                     total.add(measure);
                 }

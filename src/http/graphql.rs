@@ -103,9 +103,9 @@ fn verify_token(
     state: &AppState,
     headers: &HeaderMap,
     response_type: ResponseType,
-) -> Result<Caller, Answer> {
+) -> Result<Caller, Box<Answer>> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthenticated("no access token", response_type));
+        return Err(Box::new(unauthenticated("no access token", response_type)));
     };
     let token = value
         .to_str()
@@ -115,10 +115,13 @@ fn verify_token(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .ok_or_else(|| unauthenticated("expected a Bearer token", response_type))?;
+        .ok_or_else(|| Box::new(unauthenticated("expected a Bearer token", response_type)))?;
     state.tokens.verify(token).map_err(|rejection| {
         tracing::info!(reason = rejection.as_str(), "access token refused");
-        unauthenticated("invalid or expired access token", response_type)
+        Box::new(unauthenticated(
+            "invalid or expired access token",
+            response_type,
+        ))
     })
 }
 
@@ -127,18 +130,18 @@ async fn check_active(
     state: &AppState,
     caller: &Caller,
     response_type: ResponseType,
-) -> Result<(), Answer> {
+) -> Result<(), Box<Answer>> {
     match state
         .revocations
         .is_active(&state.db, caller.client_id)
         .await
     {
         Ok(true) => Ok(()),
-        Ok(false) => Err(unauthenticated(
+        Ok(false) => Err(Box::new(unauthenticated(
             "invalid or expired access token",
             response_type,
-        )),
-        Err(err) => Err(Answer::error(err, response_type)),
+        ))),
+        Err(err) => Err(Box::new(Answer::error(err, response_type))),
     }
 }
 
@@ -179,15 +182,14 @@ async fn run_one(
             return Answer::rejection(Rejection::ParseFailed(syntax_message(&err)), response_type);
         }
     };
-    let analysis =
-        match analyzer.analyze(&document, params.operation_name.as_deref(), &variables) {
-            Ok(analysis) => analysis,
-            Err(err) => {
-                let mut answer = Answer::error(err, response_type);
-                answer.outcome.operation_name = params.operation_name.clone();
-                return answer;
-            }
-        };
+    let analysis = match analyzer.analyze(&document, params.operation_name.as_deref(), &variables) {
+        Ok(analysis) => analysis,
+        Err(err) => {
+            let mut answer = Answer::error(err, response_type);
+            answer.outcome.operation_name = params.operation_name.clone();
+            return answer;
+        }
+    };
     let kind = kind_of(analysis.operation_type);
     tracing::Span::current().record(
         "operation",
@@ -216,7 +218,8 @@ async fn run_one(
         tracing::warn!(retry_after_secs, "client rate limited");
         return refuse(Rejection::RateLimited { retry_after_secs });
     }
-    if let Err(mut answer) = check_active(state, caller, response_type).await {
+    if let Err(answer) = check_active(state, caller, response_type).await {
+        let mut answer = *answer;
         answer.outcome = outcome(&answer.outcome.code);
         return answer;
     }
@@ -231,10 +234,7 @@ async fn run_one(
         caller.clone(),
         request_id.map(str::to_owned),
     );
-    let response = state
-        .schema
-        .execute(loaders::attach(request, cx))
-        .await;
+    let response = state.schema.execute(loaders::attach(request, cx)).await;
     let (status, body, code) = encode(response, response_type);
     let mut headers = Vec::new();
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -280,7 +280,10 @@ fn error_code(error: &ServerError) -> Option<&str> {
 /// The status and body of an executed request. A request error (validation failed,
 /// nothing ran: no data and no error with a path) has no `data` entry and its
 /// errors carry `GRAPHQL_VALIDATION_FAILED` unless they have a code of their own.
-fn encode(response: async_graphql::Response, response_type: ResponseType) -> (StatusCode, Value, String) {
+fn encode(
+    response: async_graphql::Response,
+    response_type: ResponseType,
+) -> (StatusCode, Value, String) {
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -349,13 +352,10 @@ async fn handle(state: &AppState, request: Request, via_get: bool) -> (Answer, R
     }
     let caller = match verify_token(state, &parts.headers, response_type) {
         Ok(caller) => caller,
-        Err(answer) => return (answer, response_type),
+        Err(answer) => return (*answer, response_type),
     };
     tracing::Span::current().record("client_id", tracing::field::display(caller.client_id));
-    let request_id = parts
-        .headers
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok());
+    let request_id = parts.headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok());
     let body = if via_get {
         protocol::parse_get_query(parts.uri.query().unwrap_or("")).map(PostBody::Single)
     } else {

@@ -302,11 +302,14 @@ pub async fn metrics(State(state): State<AppState>, request: Request) -> Respons
             // Constant-time comparison of the digests: no timing hint about the token.
             use sha2::{Digest, Sha256};
             let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
-            a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+            a.iter()
+                .zip(b.iter())
+                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                == 0
         });
         if !matches {
-            let mut response = (StatusCode::UNAUTHORIZED, "metrics need a bearer token\n")
-                .into_response();
+            let mut response =
+                (StatusCode::UNAUTHORIZED, "metrics need a bearer token\n").into_response();
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer realm="embhub-metrics""#),

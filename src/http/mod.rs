@@ -68,10 +68,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/oauth/token", post(oauth::token))
         .route("/.well-known/jwks.json", get(oauth::jwks))
-        .layer(axum::extract::DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.max_body_bytes,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .layer(middleware::from_fn_with_state(state.clone(), header_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -99,9 +104,7 @@ pub fn router(state: AppState) -> Router {
 /// A refusal outside the GraphQL endpoint's own negotiation, as a GraphQL-shaped
 /// JSON error.
 fn plain_rejection(rejection: &Rejection) -> Response {
-    let status = rejection
-        .fixed_status()
-        .unwrap_or(StatusCode::BAD_REQUEST);
+    let status = rejection.fixed_status().unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = (
         status,
         axum::Json(json!({ "errors": [rejection.to_json()] })),

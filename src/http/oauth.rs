@@ -77,7 +77,11 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>
 }
 
 fn throttled(retry_after_secs: u64, description: &str) -> Response {
-    let mut response = oauth_error(StatusCode::TOO_MANY_REQUESTS, "invalid_request", description);
+    let mut response = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "invalid_request",
+        description,
+    );
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

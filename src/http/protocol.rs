@@ -114,7 +114,10 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
     for param in parts {
         if let Some((name, charset)) = param.split_once('=')
             && name.trim().eq_ignore_ascii_case("charset")
-            && !charset.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            && !charset
+                .trim()
+                .trim_matches('"')
+                .eq_ignore_ascii_case("utf-8")
         {
             return Err(Rejection::UnsupportedMediaType);
         }
@@ -139,7 +142,9 @@ pub async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Ve
             if too_large {
                 Err(Rejection::BodyTooLarge { max })
             } else {
-                Err(Rejection::BadRequest("the request body could not be read".into()))
+                Err(Rejection::BadRequest(
+                    "the request body could not be read".into(),
+                ))
             }
         }
     }
@@ -222,9 +227,8 @@ pub fn parse_get_query(raw: &str) -> Result<GraphqlParams, Rejection> {
     for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
         let key = key.into_owned();
         let value = match key.as_str() {
-            "variables" | "extensions" => serde_json::from_str(&value).map_err(|_| {
-                Rejection::BadRequest(format!("`{key}` must be JSON-encoded"))
-            })?,
+            "variables" | "extensions" => serde_json::from_str(&value)
+                .map_err(|_| Rejection::BadRequest(format!("`{key}` must be JSON-encoded")))?,
             _ => Value::String(value.into_owned()),
         };
         if map.insert(key.clone(), value).is_some() {
@@ -347,9 +351,15 @@ mod tests {
             accept("application/json, application/graphql-response+json;q=0.5"),
             Ok(Json)
         );
-        assert_eq!(accept("application/*, application/json;q=0"), Ok(GraphqlResponseJson));
+        assert_eq!(
+            accept("application/*, application/json;q=0"),
+            Ok(GraphqlResponseJson)
+        );
         assert_eq!(accept("text/html"), Err(Rejection::NotAcceptable));
-        assert_eq!(accept("application/json;q=0"), Err(Rejection::NotAcceptable));
+        assert_eq!(
+            accept("application/json;q=0"),
+            Err(Rejection::NotAcceptable)
+        );
     }
 
     #[test]

@@ -142,7 +142,11 @@ mod tests {
         assert!(throttle.allow("2001:db8::1".parse().unwrap()).is_ok());
         assert!(throttle.allow("2001:db8::2".parse().unwrap()).is_err());
         assert!(throttle.allow("2001:db9::1".parse().unwrap()).is_ok());
-        assert!(IpThrottle::new(0).allow("127.0.0.1".parse().unwrap()).is_ok());
+        assert!(
+            IpThrottle::new(0)
+                .allow("127.0.0.1".parse().unwrap())
+                .is_ok()
+        );
     }
 
     #[test]

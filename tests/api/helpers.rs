@@ -241,6 +241,20 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 }
 
 impl TestApp {
+    /// The PostgreSQL server's admin URL and this run's database, on PostgreSQL.
+    #[allow(dead_code)]
+    pub fn postgres_database(&self) -> Option<(String, String)> {
+        self.cleanup.postgres.clone()
+    }
+
+    /// Sends the server its shutdown signal (as SIGTERM would).
+    #[allow(dead_code)]
+    pub fn shutdown(&self) {
+        if let Some(stop) = self.stop.lock().ok().and_then(|mut s| s.take()) {
+            let _ = stop.send(());
+        }
+    }
+
     /// Registers an API client directly, as `embhub client create` does.
     pub async fn create_client(&self, organization_id: Uuid, roles: &[Role]) -> Credentials {
         let created = clients::register(&self.db, organization_id, roles, "test client")

@@ -50,7 +50,12 @@ async fn wrong_content_types_are_415_and_write_nothing() {
             "--b\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
              --b\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{}}\r\n--b--\r\n"
         );
-        let response = post_raw(&app, Some("multipart/form-data; boundary=b"), form.into_bytes()).await;
+        let response = post_raw(
+            &app,
+            Some("multipart/form-data; boundary=b"),
+            form.into_bytes(),
+        )
+        .await;
         assert_eq!(response.status(), 415);
         assert_eq!(code_of(response).await, "UNSUPPORTED_MEDIA_TYPE");
         assert_eq!(app.count_rows("organizations").await, before);
@@ -73,7 +78,10 @@ async fn the_response_type_follows_the_accept_header() {
                     request = request.header("accept", accept);
                 }
                 let response = request.send().await.unwrap();
-                let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+                let content_type = response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
                 let status = response.status().as_u16();
                 let body: Value = response.json().await.unwrap_or(Value::Null);
                 (status, content_type, body)
@@ -81,28 +89,46 @@ async fn the_response_type_follows_the_accept_header() {
         };
         let (status, content_type, _) = ask(None, "{ __typename }").await;
         assert_eq!(status, 200);
-        assert!(content_type.starts_with("application/graphql-response+json"), "{content_type}");
+        assert!(
+            content_type.starts_with("application/graphql-response+json"),
+            "{content_type}"
+        );
 
         let (status, content_type, _) = ask(Some("application/json"), "{ __typename }").await;
         assert_eq!(status, 200);
-        assert!(content_type.starts_with("application/json"), "{content_type}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
 
         // A validation failure: 400 without `data` for graphql-response+json…
         let (status, _, body) = ask(None, "{ noSuchField }").await;
         assert_eq!(status, 400);
         assert!(body.get("data").is_none(), "{body}");
-        assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION_FAILED"
+        );
         // …and 200 for the legacy application/json.
         let (status, _, body) = ask(Some("application/json"), "{ noSuchField }").await;
         assert_eq!(status, 200);
-        assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION_FAILED"
+        );
 
         // A syntax error is a clean 400 with no internal text.
         let (status, _, body) = ask(None, "{ viewer { ").await;
         assert_eq!(status, 400);
-        assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_PARSE_FAILED"
+        );
         let message = body["errors"][0]["message"].as_str().unwrap();
-        assert!(!message.contains("Error(") && !message.contains("-->"), "{message}");
+        assert!(
+            !message.contains("Error(") && !message.contains("-->"),
+            "{message}"
+        );
 
         let (status, _, body) = ask(Some("text/html"), "{ __typename }").await;
         assert_eq!(status, 406);
@@ -147,7 +173,8 @@ async fn a_mutation_over_get_is_405_and_writes_nothing() {
 async fn an_array_batch_is_refused_and_writes_nothing() {
     each_backend(|app| async move {
         let before = app.count_rows("organizations").await;
-        let body = serde_json::to_vec(&json!([{ "query": CREATE_ORG }, { "query": CREATE_ORG }])).unwrap();
+        let body =
+            serde_json::to_vec(&json!([{ "query": CREATE_ORG }, { "query": CREATE_ORG }])).unwrap();
         let response = post_raw(&app, Some("application/json"), body).await;
         assert_eq!(response.status(), 400);
         assert_eq!(code_of(response).await, "BATCH_NOT_ALLOWED");
@@ -161,7 +188,10 @@ async fn batches_run_when_enabled_up_to_their_limit() {
     each_backend_with(
         |settings| settings.limits.max_batch_size = 2,
         |app| async move {
-            let two = serde_json::to_vec(&json!([{ "query": "{ __typename }" }, { "query": "{ viewer { roles } }" }])).unwrap();
+            let two = serde_json::to_vec(
+                &json!([{ "query": "{ __typename }" }, { "query": "{ viewer { roles } }" }]),
+            )
+            .unwrap();
             let response = post_raw(&app, Some("application/json"), two).await;
             assert_eq!(response.status(), 200);
             let body: Value = response.json().await.unwrap();

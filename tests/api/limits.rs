@@ -16,7 +16,11 @@ async fn assert_refused(app: &TestApp, query: &str, code: &str) -> GqlResponse {
     assert_eq!(response.status, 400, "{}", response.body);
     assert_eq!(response.error_code(), code, "{}", response.body);
     assert!(response.body.get("data").is_none(), "{}", response.body);
-    assert_eq!(app.count_rows("organizations").await, before, "nothing written");
+    assert_eq!(
+        app.count_rows("organizations").await,
+        before,
+        "nothing written"
+    );
     response
 }
 
@@ -110,7 +114,10 @@ async fn complexity_counts_page_sizes() {
             let nested = "{ organizations(first: 100) { nodes { id name } } }";
             let response = assert_refused(&app, nested, "QUERY_TOO_COMPLEX").await;
             let message = response.body["errors"][0]["message"].as_str().unwrap();
-            assert!(message.contains("301"), "1 + 100 × (nodes, id, name): {message}");
+            assert!(
+                message.contains("301"),
+                "1 + 100 × (nodes, id, name): {message}"
+            );
 
             // A variable's page size counts the same.
             let response = app
@@ -123,7 +130,12 @@ async fn complexity_counts_page_sizes() {
             assert_eq!(response.error_code(), "QUERY_TOO_COMPLEX");
 
             let small = "{ organizations(first: 10) { nodes { id name } } }";
-            assert_eq!(app.gql(Some(&app.admin_token), small, json!({})).await.status, 200);
+            assert_eq!(
+                app.gql(Some(&app.admin_token), small, json!({}))
+                    .await
+                    .status,
+                200
+            );
         },
     )
     .await;
@@ -149,16 +161,26 @@ async fn introspection_and_suggestions_are_off_in_production() {
         |settings| settings.production = true,
         |app| async move {
             let response = app
-                .gql(Some(&app.admin_token), "{ __schema { types { name } } }", json!({}))
+                .gql(
+                    Some(&app.admin_token),
+                    "{ __schema { types { name } } }",
+                    json!({}),
+                )
                 .await;
             assert_eq!(response.status, 400, "{}", response.body);
             assert_eq!(response.error_code(), "INTROSPECTION_DISABLED");
             let response = app
-                .gql(Some(&app.admin_token), "{ __type(name: \"Event\") { name } }", json!({}))
+                .gql(
+                    Some(&app.admin_token),
+                    "{ __type(name: \"Event\") { name } }",
+                    json!({}),
+                )
                 .await;
             assert_eq!(response.error_code(), "INTROSPECTION_DISABLED");
             // `__typename` is not introspection of the schema.
-            let response = app.gql(Some(&app.admin_token), "{ __typename }", json!({})).await;
+            let response = app
+                .gql(Some(&app.admin_token), "{ __typename }", json!({}))
+                .await;
             assert_eq!(response.status, 200);
 
             let response = app
