@@ -288,15 +288,29 @@ fn encode(
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
     let mut errors = response.errors;
-    if request_error {
-        for error in &mut errors {
-            if error_code(error).is_none() {
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", "GRAPHQL_VALIDATION_FAILED");
-            }
+    for error in &mut errors {
+        if error_code(error).is_some() {
+            continue;
         }
+        // Errors without a code come from async-graphql itself, never from our
+        // resolvers (AppError always sets one).
+        let code = if request_error {
+            "GRAPHQL_VALIDATION_FAILED"
+        } else if error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value")
+        {
+            // An argument literal its scalar refuses (found by the fuzzer: a
+            // `NaiveDate` of "" reached the resolver as a codeless field error).
+            "BAD_USER_INPUT"
+        } else {
+            tracing::error!(message = %error.message, "uncoded error from the executor");
+            error.message = "internal error".to_owned();
+            "INTERNAL"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
     }
     let code = match errors.first() {
         None => "ok".to_owned(),

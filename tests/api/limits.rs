@@ -208,3 +208,19 @@ async fn introspection_works_in_development_despite_its_depth() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scalar_literal_its_type_refuses_is_bad_user_input() {
+    // Found by scripts/fuzz.sh: an empty `NaiveDate` came back without a code.
+    each_backend(|app| async move {
+        let before = app.count_rows("events").await;
+        let query = r#"mutation { createEvent(input: {
+            kind: ELECTION_VISITOR_PROGRAM, title: "Fuzzed", timeZone: "Asia/Seoul",
+            startDate: "", endDate: "CONFLICT" }) { event { id } } }"#;
+        let response = app.gql(Some(&app.admin_token), query, json!({})).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(response.error_code(), "BAD_USER_INPUT", "{}", response.body);
+        assert_eq!(app.count_rows("events").await, before);
+    })
+    .await;
+}
