@@ -387,9 +387,10 @@ async fn handle(state: &AppState, request: Request, via_get: bool) -> (Answer, R
             let mut bodies = Vec::with_capacity(batch.len());
             let mut outcome = Outcome::refused("ok");
             for params in batch {
+                let started = Instant::now();
                 let answer =
                     run_one(state, &caller, params, response_type, via_get, request_id).await;
-                record(state, &answer.outcome, Instant::now());
+                record(state, &answer.outcome, started);
                 if outcome.code == "ok" {
                     outcome.code = answer.outcome.code.clone();
                 }
