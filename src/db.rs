@@ -48,10 +48,21 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 
 /// Whether the database answers and every migration is applied (for `/readyz`).
 pub async fn is_ready(db: &DatabaseConnection) -> bool {
-    if db.execute_unprepared("SELECT 1").await.is_err() {
+    if let Err(error) = db.execute_unprepared("SELECT 1").await {
+        tracing::warn!(%error, "not ready: the database does not answer");
         return false;
     }
-    matches!(Migrator::get_pending_migrations(db).await, Ok(p) if p.is_empty())
+    match Migrator::get_pending_migrations(db).await {
+        Ok(pending) if pending.is_empty() => true,
+        Ok(pending) => {
+            tracing::warn!(pending = pending.len(), "not ready: migrations pending");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "not ready: cannot read the applied migrations");
+            false
+        }
+    }
 }
 
 /// Connections of the pool: (open, idle, most allowed), for `/metrics`.
