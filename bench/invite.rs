@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use embhub::auth::Role;
-use embhub::config::{AuthSettings, DatabaseSettings, Settings};
+use embhub::config::Settings;
 use embhub::domain::OrganizationKind;
 use embhub::seed::{OrganizationSeed, ensure_organization};
 use embhub::service::clients;
@@ -27,25 +27,13 @@ struct Server {
 }
 
 async fn start(url: String, data_dir: &std::path::Path) -> Server {
-    let settings = Settings {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        production: true,
-        request_timeout: Duration::from_secs(60),
-        expiry_sweep_interval: Duration::from_secs(3600),
-        database: DatabaseSettings {
-            url,
-            max_connections: 10,
-        },
-        data_dir: data_dir.to_path_buf(),
-        auth: AuthSettings {
-            issuer: "embhub".into(),
-            audience: "embhub-api".into(),
-            token_ttl: Duration::from_secs(900),
-            signing_key_file: None,
-            verification_key_files: Vec::new(),
-            revocation_check_interval: Duration::from_secs(30),
-        },
-    };
+    let mut settings = Settings::local(url, data_dir.to_path_buf());
+    settings.production = true;
+    settings.request_timeout = Duration::from_secs(60);
+    settings.expiry_sweep_interval = Duration::from_secs(3600);
+    // The benchmark measures the work, not the rate limiter.
+    settings.limits.rate.per_minute = 1_000_000;
+    settings.limits.rate.burst = 1_000_000;
     let app = Application::build(settings, false)
         .await
         .expect("server builds");

@@ -35,6 +35,16 @@ pub struct DatabaseArgs {
     )]
     pub db_max_connections: u32,
 
+    /// Longest a request waits for a free database connection, in milliseconds; past
+    /// it the request fails with 503 instead of queueing behind a stuck database.
+    #[arg(
+        long,
+        env = "EMBHUB_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+
     /// Log format; JSON by default in production, pretty otherwise.
     #[arg(long, env = "EMBHUB_LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,
@@ -67,9 +77,13 @@ impl DatabaseArgs {
         if self.db_max_connections == 0 {
             anyhow::bail!("EMBHUB_DB_MAX_CONNECTIONS must be at least 1");
         }
+        if !(50..=60_000).contains(&self.db_acquire_timeout_ms) {
+            anyhow::bail!("EMBHUB_DB_ACQUIRE_TIMEOUT_MS must be between 50 and 60000");
+        }
         Ok(DatabaseSettings {
             url,
             max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
         })
     }
 }
@@ -79,6 +93,8 @@ impl DatabaseArgs {
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
+    /// How long a request may wait for a pooled connection before failing with 503.
+    pub acquire_timeout: Duration,
 }
 
 /// Options of `embhub serve`.
@@ -106,6 +122,219 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub auth: AuthArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits against abuse; every default is safe for a public deployment.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Largest request body, in bytes (413 beyond).
+    #[arg(long, env = "EMBHUB_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+
+    /// Largest GraphQL document (the `query` text), in bytes (413 beyond).
+    #[arg(long, env = "EMBHUB_MAX_DOCUMENT_BYTES", default_value_t = Limits::default().query.max_document_bytes)]
+    pub max_document_bytes: usize,
+
+    /// Deepest nesting of fields in an operation.
+    #[arg(long, env = "EMBHUB_MAX_DEPTH", default_value_t = Limits::default().query.max_depth)]
+    pub max_depth: usize,
+
+    /// Highest complexity of an operation: each field costs 1 and a paginated field
+    /// multiplies the cost of its selection by its page size.
+    #[arg(long, env = "EMBHUB_MAX_COMPLEXITY", default_value_t = Limits::default().query.max_complexity)]
+    pub max_complexity: usize,
+
+    /// Most aliased fields in an operation.
+    #[arg(long, env = "EMBHUB_MAX_ALIASES", default_value_t = Limits::default().query.max_aliases)]
+    pub max_aliases: usize,
+
+    /// Most directives in an operation.
+    #[arg(long, env = "EMBHUB_MAX_DIRECTIVES", default_value_t = Limits::default().query.max_directives)]
+    pub max_directives: usize,
+
+    /// Most operations in one request; 1 turns batching (a JSON array body) off.
+    #[arg(long, env = "EMBHUB_MAX_BATCH_SIZE", default_value_t = Limits::default().max_batch_size)]
+    pub max_batch_size: usize,
+
+    /// Largest total size of the request headers, in bytes (431 beyond).
+    #[arg(long, env = "EMBHUB_MAX_HEADER_BYTES", default_value_t = Limits::default().max_header_bytes)]
+    pub max_header_bytes: usize,
+
+    /// GraphQL rate limit: tokens each client earns per minute (a query costs 1).
+    #[arg(long, env = "EMBHUB_RATE_LIMIT_PER_MINUTE", default_value_t = Limits::default().rate.per_minute)]
+    pub rate_limit_per_minute: u32,
+
+    /// GraphQL rate limit: most tokens a client can save up (its burst).
+    #[arg(long, env = "EMBHUB_RATE_LIMIT_BURST", default_value_t = Limits::default().rate.burst)]
+    pub rate_limit_burst: u32,
+
+    /// Tokens a mutation costs (a query costs 1).
+    #[arg(long, env = "EMBHUB_RATE_LIMIT_MUTATION_COST", default_value_t = Limits::default().rate.mutation_cost)]
+    pub rate_limit_mutation_cost: u32,
+
+    /// Token endpoint: attempts per minute for one client id.
+    #[arg(long, env = "EMBHUB_TOKEN_RATE_LIMIT_PER_MINUTE", default_value_t = Limits::default().rate.token_per_client_per_minute)]
+    pub token_rate_limit_per_minute: u32,
+
+    /// Token endpoint: attempts per minute from one IP address (0 turns it off, e.g.
+    /// behind a proxy that hides client addresses).
+    #[arg(long, env = "EMBHUB_TOKEN_IP_RATE_LIMIT_PER_MINUTE", default_value_t = Limits::default().rate.token_per_ip_per_minute)]
+    pub token_ip_rate_limit_per_minute: u32,
+
+    /// Bearer token required to read `/metrics`; open when unset.
+    #[arg(long, env = "EMBHUB_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+/// Limits on one GraphQL operation, checked before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    pub max_document_bytes: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_directives: usize,
+}
+
+/// Per-client token buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_minute: u32,
+    pub burst: u32,
+    pub mutation_cost: u32,
+    pub token_per_client_per_minute: u32,
+    pub token_per_ip_per_minute: u32,
+}
+
+/// Every limit against abuse, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_batch_size: usize,
+    pub max_header_bytes: usize,
+    pub query: QueryLimits,
+    pub rate: RateLimits,
+    pub metrics_token: Option<String>,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Limits::default().query
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 128 * 1024,
+            max_batch_size: 1,
+            max_header_bytes: 16 * 1024,
+            query: QueryLimits {
+                max_document_bytes: 16 * 1024,
+                max_depth: 10,
+                max_complexity: 10_000,
+                max_aliases: 20,
+                max_directives: 50,
+            },
+            rate: RateLimits {
+                per_minute: 600,
+                burst: 120,
+                mutation_cost: 5,
+                token_per_client_per_minute: 20,
+                token_per_ip_per_minute: 60,
+            },
+            metrics_token: None,
+        }
+    }
+}
+
+impl LimitArgs {
+    /// Checks each limit against a range that keeps the server both safe and usable.
+    pub fn resolve(&self) -> anyhow::Result<Limits> {
+        fn within<T: PartialOrd + std::fmt::Display>(
+            name: &str,
+            value: T,
+            min: T,
+            max: T,
+        ) -> anyhow::Result<T> {
+            if value < min || value > max {
+                anyhow::bail!("{name} must be between {min} and {max}");
+            }
+            Ok(value)
+        }
+        let limits = Limits {
+            max_body_bytes: within("EMBHUB_MAX_BODY_BYTES", self.max_body_bytes, 1024, 16 << 20)?,
+            max_batch_size: within("EMBHUB_MAX_BATCH_SIZE", self.max_batch_size, 1, 50)?,
+            max_header_bytes: within(
+                "EMBHUB_MAX_HEADER_BYTES",
+                self.max_header_bytes,
+                1024,
+                256 * 1024,
+            )?,
+            query: QueryLimits {
+                max_document_bytes: within(
+                    "EMBHUB_MAX_DOCUMENT_BYTES",
+                    self.max_document_bytes,
+                    256,
+                    1 << 20,
+                )?,
+                max_depth: within("EMBHUB_MAX_DEPTH", self.max_depth, 2, 50)?,
+                max_complexity: within(
+                    "EMBHUB_MAX_COMPLEXITY",
+                    self.max_complexity,
+                    10,
+                    10_000_000,
+                )?,
+                max_aliases: within("EMBHUB_MAX_ALIASES", self.max_aliases, 0, 1000)?,
+                max_directives: within("EMBHUB_MAX_DIRECTIVES", self.max_directives, 0, 1000)?,
+            },
+            rate: RateLimits {
+                per_minute: within(
+                    "EMBHUB_RATE_LIMIT_PER_MINUTE",
+                    self.rate_limit_per_minute,
+                    1,
+                    1_000_000,
+                )?,
+                burst: within(
+                    "EMBHUB_RATE_LIMIT_BURST",
+                    self.rate_limit_burst,
+                    1,
+                    1_000_000,
+                )?,
+                mutation_cost: within(
+                    "EMBHUB_RATE_LIMIT_MUTATION_COST",
+                    self.rate_limit_mutation_cost,
+                    1,
+                    1000,
+                )?,
+                token_per_client_per_minute: within(
+                    "EMBHUB_TOKEN_RATE_LIMIT_PER_MINUTE",
+                    self.token_rate_limit_per_minute,
+                    1,
+                    10_000,
+                )?,
+                token_per_ip_per_minute: within(
+                    "EMBHUB_TOKEN_IP_RATE_LIMIT_PER_MINUTE",
+                    self.token_ip_rate_limit_per_minute,
+                    0,
+                    100_000,
+                )?,
+            },
+            metrics_token: self.metrics_token.clone().filter(|t| !t.trim().is_empty()),
+        };
+        if limits.rate.mutation_cost > limits.rate.burst {
+            anyhow::bail!(
+                "EMBHUB_RATE_LIMIT_MUTATION_COST must not exceed EMBHUB_RATE_LIMIT_BURST, or no mutation could ever run"
+            );
+        }
+        if limits.query.max_document_bytes > limits.max_body_bytes {
+            anyhow::bail!("EMBHUB_MAX_DOCUMENT_BYTES must not exceed EMBHUB_MAX_BODY_BYTES");
+        }
+        Ok(limits)
+    }
 }
 
 /// Token settings.
@@ -147,6 +376,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub data_dir: PathBuf,
     pub auth: AuthSettings,
+    pub limits: Limits,
 }
 
 /// Checked token settings.
@@ -162,6 +392,32 @@ pub struct AuthSettings {
 }
 
 impl Settings {
+    /// The defaults of `embhub serve` on `database_url`, listening on a random
+    /// loopback port: for embedding the server in tests and benchmarks.
+    pub fn local(database_url: String, data_dir: PathBuf) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            production: false,
+            request_timeout: Duration::from_secs(30),
+            expiry_sweep_interval: Duration::from_secs(60),
+            database: DatabaseSettings {
+                url: database_url,
+                max_connections: 10,
+                acquire_timeout: Duration::from_millis(2000),
+            },
+            data_dir,
+            auth: AuthSettings {
+                issuer: "embhub".into(),
+                audience: "embhub-api".into(),
+                token_ttl: Duration::from_secs(900),
+                signing_key_file: None,
+                verification_key_files: Vec::new(),
+                revocation_check_interval: Duration::from_secs(30),
+            },
+            limits: Limits::default(),
+        }
+    }
+
     pub fn from_args(db: &DatabaseArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
         if !(60..=86_400).contains(&serve.auth.token_ttl_secs) {
             anyhow::bail!("EMBHUB_TOKEN_TTL_SECS must be between 60 and 86400");
@@ -172,8 +428,8 @@ impl Settings {
         if serve.expiry_sweep_secs == 0 {
             anyhow::bail!("EMBHUB_EXPIRY_SWEEP_SECS must be at least 1");
         }
-        if serve.request_timeout_secs == 0 {
-            anyhow::bail!("EMBHUB_REQUEST_TIMEOUT_SECS must be at least 1");
+        if !(1..=600).contains(&serve.request_timeout_secs) {
+            anyhow::bail!("EMBHUB_REQUEST_TIMEOUT_SECS must be between 1 and 600");
         }
         Ok(Self {
             bind: serve.bind,
@@ -190,6 +446,7 @@ impl Settings {
                 verification_key_files: serve.auth.verification_key_files.clone(),
                 revocation_check_interval: Duration::from_secs(serve.auth.revocation_check_secs),
             },
+            limits: serve.limits.resolve()?,
         })
     }
 }

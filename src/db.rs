@@ -10,7 +10,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use crate::config::DatabaseSettings;
 
 /// Opens a pool: SQLite with WAL, foreign keys and a busy timeout; PostgreSQL with a
-/// sized pool and short acquire timeout so an exhausted pool fails fast.
+/// sized pool. Both have a short acquire timeout, so an exhausted pool or a stopped
+/// database fails a request fast (503) instead of queueing it; every connection is
+/// checked before use, so the pool replaces connections a database restart broke.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
     let sqlite = settings.url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(settings.url.clone());
@@ -22,7 +24,8 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
         })
         .min_connections(if sqlite { 1 } else { 0 })
         .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(true)
         .sqlx_logging(false);
     if sqlite {
         options.map_sqlx_sqlite_opts(|o| {
@@ -59,10 +62,44 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 
 /// Whether the database answers and every migration is applied (for `/readyz`).
 pub async fn is_ready(db: &DatabaseConnection) -> bool {
-    if db.execute_unprepared("SELECT 1").await.is_err() {
+    if let Err(error) = db.execute_unprepared("SELECT 1").await {
+        tracing::warn!(%error, "not ready: the database does not answer");
         return false;
     }
-    matches!(Migrator::get_pending_migrations(db).await, Ok(p) if p.is_empty())
+    match Migrator::get_pending_migrations(db).await {
+        Ok(pending) if pending.is_empty() => true,
+        Ok(pending) => {
+            tracing::warn!(pending = pending.len(), "not ready: migrations pending");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "not ready: cannot read the applied migrations");
+            false
+        }
+    }
+}
+
+/// Connections of the pool: (open, idle, most allowed), for `/metrics`.
+pub fn pool_usage(db: &DatabaseConnection) -> (u32, u32, u32) {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle() as u32,
+                pool.options().get_max_connections(),
+            )
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle() as u32,
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => (0, 0, 0),
+    }
 }
 
 /// The backend, for the few places SQL differs.

@@ -7,7 +7,8 @@
 //! through the `From<AppError>` impl below and always carries the code.
 
 use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, SqlErr};
+use axum::http::StatusCode;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// Everything that can go wrong in a request, by what the client should do about it.
 #[derive(Debug)]
@@ -27,8 +28,161 @@ pub enum AppError {
     Forbidden { message: String },
     /// `UNAUTHENTICATED`: no valid access token.
     Unauthenticated { reason: &'static str },
+    /// `SERVICE_UNAVAILABLE`: the database is unreachable or every connection is busy;
+    /// nothing was changed, retry after the `Retry-After` seconds (HTTP 503).
+    Unavailable,
+    /// The request was refused before it ran, because of its shape or its size, or
+    /// because the client sends too many; see [`Rejection`] for each code.
+    Rejected(Rejection),
     /// `INTERNAL`: a fault on our side. The cause is logged, never sent.
     Internal(anyhow::Error),
+}
+
+/// Why a request was refused before any of it ran (and before any database access).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// `BAD_REQUEST` (400): the body is not JSON, or not a GraphQL request object.
+    BadRequest(String),
+    /// `GRAPHQL_PARSE_FAILED` (400): the document is not valid GraphQL syntax.
+    ParseFailed(String),
+    /// `GRAPHQL_VALIDATION_FAILED` (400): the document does not fit the schema, or
+    /// breaks a rule of the GraphQL specification (such as a fragment cycle).
+    ValidationFailed(String),
+    /// `QUERY_TOO_DEEP`: fields nested deeper than `EMBHUB_MAX_DEPTH`.
+    TooDeep { depth: usize, max: usize },
+    /// `QUERY_TOO_COMPLEX`: more estimated work than `EMBHUB_MAX_COMPLEXITY`.
+    TooComplex { complexity: usize, max: usize },
+    /// `TOO_MANY_ALIASES`: more aliased fields than `EMBHUB_MAX_ALIASES`.
+    TooManyAliases { aliases: usize, max: usize },
+    /// `TOO_MANY_DIRECTIVES`: more directives than `EMBHUB_MAX_DIRECTIVES`.
+    TooManyDirectives { directives: usize, max: usize },
+    /// `INTROSPECTION_DISABLED` (400): `__schema` or `__type` in production mode.
+    IntrospectionDisabled,
+    /// `DOCUMENT_TOO_LARGE` (413): a document longer than `EMBHUB_MAX_DOCUMENT_BYTES`.
+    DocumentTooLarge { max: usize },
+    /// `BODY_TOO_LARGE` (413): a body longer than `EMBHUB_MAX_BODY_BYTES`.
+    BodyTooLarge { max: usize },
+    /// `BATCH_NOT_ALLOWED` (400): a JSON array of operations while batching is off,
+    /// or a longer one than `EMBHUB_MAX_BATCH_SIZE`.
+    BatchNotAllowed { max: usize },
+    /// `HEADERS_TOO_LARGE` (431): request headers over `EMBHUB_MAX_HEADER_BYTES`.
+    HeadersTooLarge { max: usize },
+    /// `METHOD_NOT_ALLOWED` (405, with `Allow`): a mutation over GET, or a method
+    /// other than GET and POST.
+    MethodNotAllowed {
+        allow: &'static str,
+        message: String,
+    },
+    /// `UNSUPPORTED_MEDIA_TYPE` (415): a body that is not `application/json`.
+    UnsupportedMediaType,
+    /// `NOT_ACCEPTABLE` (406): an `Accept` header that allows neither
+    /// `application/graphql-response+json` nor `application/json`.
+    NotAcceptable,
+    /// `RATE_LIMITED` (429, with `Retry-After`): the client used up its request budget.
+    RateLimited { retry_after_secs: u64 },
+    /// `TIMEOUT` (503, with `Retry-After`): the request ran longer than
+    /// `EMBHUB_REQUEST_TIMEOUT_SECS` and was stopped; its transaction was rolled back.
+    Timeout,
+}
+
+impl Rejection {
+    /// The stable code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
+            Self::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
+            Self::TooDeep { .. } => "QUERY_TOO_DEEP",
+            Self::TooComplex { .. } => "QUERY_TOO_COMPLEX",
+            Self::TooManyAliases { .. } => "TOO_MANY_ALIASES",
+            Self::TooManyDirectives { .. } => "TOO_MANY_DIRECTIVES",
+            Self::IntrospectionDisabled => "INTROSPECTION_DISABLED",
+            Self::DocumentTooLarge { .. } => "DOCUMENT_TOO_LARGE",
+            Self::BodyTooLarge { .. } => "BODY_TOO_LARGE",
+            Self::BatchNotAllowed { .. } => "BATCH_NOT_ALLOWED",
+            Self::HeadersTooLarge { .. } => "HEADERS_TOO_LARGE",
+            Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::NotAcceptable => "NOT_ACCEPTABLE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Timeout => "TIMEOUT",
+        }
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadRequest(m) | Self::ParseFailed(m) | Self::ValidationFailed(m) => m.clone(),
+            Self::TooDeep { depth, max } => {
+                format!("the operation nests fields {depth} deep; at most {max} is allowed")
+            }
+            Self::TooComplex { complexity, max } => format!(
+                "the operation's complexity is {complexity}; at most {max} is allowed (ask for smaller pages or fewer fields)"
+            ),
+            Self::TooManyAliases { aliases, max } => {
+                format!("the operation uses {aliases} aliases; at most {max} are allowed")
+            }
+            Self::TooManyDirectives { directives, max } => {
+                format!("the operation uses {directives} directives; at most {max} are allowed")
+            }
+            Self::IntrospectionDisabled => "introspection is disabled on this server".to_owned(),
+            Self::DocumentTooLarge { max } => {
+                format!("the GraphQL document is longer than {max} bytes")
+            }
+            Self::BodyTooLarge { max } => format!("the request body is longer than {max} bytes"),
+            Self::BatchNotAllowed { max: 1 } => {
+                "batched requests are not accepted; send one operation per request".to_owned()
+            }
+            Self::BatchNotAllowed { max } => {
+                format!("a batch may hold between 1 and {max} operations")
+            }
+            Self::HeadersTooLarge { max } => {
+                format!("the request headers are longer than {max} bytes")
+            }
+            Self::MethodNotAllowed { message, .. } => message.clone(),
+            Self::UnsupportedMediaType => {
+                "send the request as `Content-Type: application/json`".to_owned()
+            }
+            Self::NotAcceptable => {
+                "accept `application/graphql-response+json` or `application/json`".to_owned()
+            }
+            Self::RateLimited { retry_after_secs } => format!(
+                "too many requests from this client; retry after {retry_after_secs} seconds"
+            ),
+            Self::Timeout => "the request took too long and was stopped".to_owned(),
+        }
+    }
+
+    /// The HTTP status, where it does not depend on the response media type. `None`
+    /// for request errors whose status the GraphQL-over-HTTP specification ties to
+    /// the media type (400 for `application/graphql-response+json`, 200 for
+    /// `application/json`).
+    pub fn fixed_status(&self) -> Option<StatusCode> {
+        match self {
+            Self::BadRequest(_) | Self::BatchNotAllowed { .. } => Some(StatusCode::BAD_REQUEST),
+            Self::DocumentTooLarge { .. } | Self::BodyTooLarge { .. } => {
+                Some(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            Self::HeadersTooLarge { .. } => Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            Self::MethodNotAllowed { .. } => Some(StatusCode::METHOD_NOT_ALLOWED),
+            Self::UnsupportedMediaType => Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            Self::NotAcceptable => Some(StatusCode::NOT_ACCEPTABLE),
+            Self::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
+            Self::Timeout => Some(StatusCode::SERVICE_UNAVAILABLE),
+            Self::ParseFailed(_)
+            | Self::ValidationFailed(_)
+            | Self::TooDeep { .. }
+            | Self::TooComplex { .. }
+            | Self::TooManyAliases { .. }
+            | Self::TooManyDirectives { .. }
+            | Self::IntrospectionDisabled => None,
+        }
+    }
+
+    /// As a GraphQL error object, for responses made outside the schema.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "message": self.message(), "extensions": { "code": self.code() } })
+    }
 }
 
 impl AppError {
@@ -64,6 +218,8 @@ impl AppError {
             Self::Conflict { .. } => "CONFLICT",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::Unauthenticated { .. } => "UNAUTHENTICATED",
+            Self::Unavailable => "SERVICE_UNAVAILABLE",
+            Self::Rejected(rejection) => rejection.code(),
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -75,6 +231,11 @@ impl AppError {
             Self::NotFound { entity } => format!("{entity} not found"),
             Self::Conflict { message, .. } | Self::Forbidden { message } => message.clone(),
             Self::Unauthenticated { reason } => format!("authentication required: {reason}"),
+            Self::Unavailable => {
+                "the service is temporarily unavailable; nothing was changed, retry shortly"
+                    .to_owned()
+            }
+            Self::Rejected(rejection) => rejection.message(),
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -91,13 +252,48 @@ impl AppError {
         }
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => on_unique(),
-            _ => Self::internal(err),
+            _ => Self::from(err),
         }
+    }
+}
+
+/// Whether a database error means "the database cannot be used right now" (pool
+/// exhausted, server stopped or restarting, connection lost) rather than a fault
+/// in what we asked of it. Such errors are retryable and answered with 503.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    let sqlx_unavailable = |runtime: &RuntimeErr| match runtime {
+        RuntimeErr::SqlxError(e) => match e.as_ref() {
+            sea_orm::sqlx::Error::Io(_)
+            | sea_orm::sqlx::Error::Tls(_)
+            | sea_orm::sqlx::Error::PoolTimedOut
+            | sea_orm::sqlx::Error::PoolClosed
+            | sea_orm::sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL: SQLSTATE class 08 (connection exception) and 57P01–57P03
+            // (the server is shutting down or starting up). SQLite: 5 and 6, busy
+            // and locked past the busy timeout.
+            sea_orm::sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "5" | "6")
+            }),
+            _ => false,
+        },
+        #[allow(unreachable_patterns)]
+        _ => false,
+    };
+    match err {
+        // Failing to get or open a connection (e.g. "the database is not accepting
+        // connections") is always about availability.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => sqlx_unavailable(runtime),
+        _ => false,
     }
 }
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Self::Unavailable;
+        }
         Self::Internal(err.into())
     }
 }
@@ -119,6 +315,18 @@ impl From<AppError> for async_graphql::Error {
                 _ => {}
             }
         })
+    }
+}
+
+impl AppError {
+    /// As a GraphQL error object (`message`, `extensions.code`, …), for responses
+    /// made outside the schema; internal causes are logged, never included.
+    pub fn to_json(self) -> serde_json::Value {
+        let error = async_graphql::Error::from(self);
+        let mut server_error = async_graphql::ServerError::new(error.message, None);
+        server_error.extensions = error.extensions;
+        serde_json::to_value(&server_error)
+            .unwrap_or_else(|_| serde_json::json!({ "message": "internal error" }))
     }
 }
 

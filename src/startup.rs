@@ -13,7 +13,7 @@ use crate::auth::keys::KeySet;
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
 use crate::graphql::{SchemaOptions, build_schema};
-use crate::http::{self, AppState, TokenThrottle};
+use crate::http::{self, AppState, ClientRateLimiter, IpThrottle, Metrics, TokenThrottle};
 use crate::service::clients::RevocationCache;
 use crate::service::invitations;
 use crate::{db, seed};
@@ -26,6 +26,8 @@ pub struct Application {
     address: SocketAddr,
     statements: Arc<AtomicU64>,
     expiry_sweep_interval: Duration,
+    /// How long in-flight requests get to finish after a shutdown signal.
+    drain_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -49,23 +51,28 @@ impl Application {
             settings.auth.audience.clone(),
             settings.auth.token_ttl,
         );
+        let limits = settings.limits.clone();
         let state = AppState {
             db: db.clone(),
             schema: build_schema(SchemaOptions {
                 production: settings.production,
+                limits: limits.query,
             }),
             tokens: Arc::new(tokens),
             revocations: Arc::new(RevocationCache::new(
                 settings.auth.revocation_check_interval,
             )),
-            token_throttle: Arc::new(TokenThrottle::new(NonZeroU32::MIN.saturating_add(19))),
+            token_throttle: Arc::new(TokenThrottle::new(
+                NonZeroU32::new(limits.rate.token_per_client_per_minute).unwrap_or(NonZeroU32::MIN),
+            )),
             graphiql: !settings.production,
+            rate_limiter: Arc::new(ClientRateLimiter::new(&limits.rate)),
+            token_ip_throttle: Arc::new(IpThrottle::new(limits.rate.token_per_ip_per_minute)),
+            metrics: Arc::new(Metrics::new()),
+            request_timeout: settings.request_timeout,
+            limits: Arc::new(limits),
         };
-        let router =
-            http::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                settings.request_timeout,
-            ));
+        let router = http::router(state);
         let listener = TcpListener::bind(settings.bind)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -77,6 +84,9 @@ impl Application {
             address,
             statements,
             expiry_sweep_interval: settings.expiry_sweep_interval,
+            // A request is stopped at the request timeout anyway; a little more lets
+            // its response reach the client.
+            drain_timeout: settings.request_timeout + std::time::Duration::from_secs(5),
         })
     }
 
@@ -100,7 +110,8 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes, letting in-flight requests finish.
+    /// Serves until `stop` completes, then stops accepting connections and lets
+    /// in-flight requests finish (for at most the request timeout and 5 seconds).
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -110,9 +121,31 @@ impl Application {
             self.db.clone(),
             self.expiry_sweep_interval,
         ));
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
-            .await?;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            stop.await;
+            let _ = stopping_tx.send(());
+        };
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
+        let drain_timeout = self.drain_timeout;
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(drain_timeout).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = server => result?,
+            () = deadline => {
+                tracing::warn!(?drain_timeout, "requests still running after the drain timeout; stopping anyway");
+            }
+        }
         sweeper.abort();
         self.db.close().await.ok();
         tracing::info!("embhub stopped");

@@ -12,6 +12,7 @@ mod delegation;
 mod event;
 mod ids;
 mod invitation;
+pub mod limits;
 pub mod loaders;
 mod organization;
 mod presentation;
@@ -139,21 +140,37 @@ pub struct MutationRoot(
 pub type EmbhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Options that shape the schema.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SchemaOptions {
     /// Turns off introspection and "did you mean" suggestions.
     pub production: bool,
+    /// Depth, complexity, alias, directive and document-size limits of an operation.
+    pub limits: crate::config::QueryLimits,
 }
 
 /// Builds the schema; no I/O, so `embhub schema` and tests can build it anywhere.
+///
+/// The schema carries a [`limits::QueryAnalyzer`] (as schema data, for the HTTP
+/// handler to check an operation before anything runs) and the same checks as an
+/// extension (for any other transport). Their depth limit replaces async-graphql's,
+/// which counts introspection; the recursion limit stays as a backstop.
 pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
+    let unlimited = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish();
+    let analyzer =
+        limits::QueryAnalyzer::new(options.limits, !options.production, &unlimited.sdl());
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
     )
-    .limit_depth(12)
-    .limit_recursive_depth(32);
+    .limit_recursive_depth(32)
+    .data(analyzer.clone())
+    .extension(limits::LimitsExtension(analyzer));
     if options.production {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -162,5 +179,5 @@ pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(SchemaOptions { production: false }).sdl()
+    build_schema(SchemaOptions::default()).sdl()
 }

@@ -1,43 +1,111 @@
-//! `/graphql`: authenticates the caller, then hands the request to the schema.
+//! `/graphql`: GraphQL over HTTP, then the schema.
+//!
+//! Every refusal comes before any database access, cheapest first: method,
+//! `Accept` (406), `Content-Type` (415), the access token's signature (401), body
+//! size (413) and shape (400), document size (413), syntax (400), the operation's
+//! limits (depth, aliases, directives, complexity, page sizes), a mutation over GET
+//! (405), the client's rate limit (429). Only then is the client's revocation
+//! checked (cached) and the operation run.
+
+use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{FromRequest, Request, State};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ServerError, Variables};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::protocol::{self, GraphqlParams, PostBody, ResponseType};
 use super::{AppState, REQUEST_ID};
 use crate::auth::Caller;
+use crate::error::{AppError, Rejection};
+use crate::graphql::limits::QueryAnalyzer;
 use crate::graphql::loaders;
 use crate::service::ServiceContext;
 
-/// A GraphQL-shaped error response outside the schema (no token, unparsable body).
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    let mut response = (status, axum::Json(body)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(r#"Bearer realm="embhub", error="invalid_token""#),
-        );
+/// How one operation ended, for metrics and the log line.
+struct Outcome {
+    operation_name: Option<String>,
+    kind: &'static str,
+    /// `ok`, or the first error's code.
+    code: String,
+    complexity: Option<usize>,
+}
+
+impl Outcome {
+    fn refused(code: &str) -> Self {
+        Self {
+            operation_name: None,
+            kind: "unknown",
+            code: code.to_owned(),
+            complexity: None,
+        }
     }
-    response
 }
 
-fn unauthenticated(reason: &'static str) -> Response {
+/// A response and how it ended.
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+    outcome: Outcome,
+}
+
+impl Answer {
+    fn error(error: AppError, response_type: ResponseType) -> Self {
+        let code = error.code().to_owned();
+        Self::from_reply(
+            protocol::app_error_reply(error, response_type),
+            Outcome::refused(&code),
+        )
+    }
+
+    fn rejection(rejection: Rejection, response_type: ResponseType) -> Self {
+        Self::from_reply(
+            protocol::rejection_reply(&rejection, response_type),
+            Outcome::refused(rejection.code()),
+        )
+    }
+
+    fn from_reply(reply: protocol::ErrorReply, outcome: Outcome) -> Self {
+        Self {
+            status: reply.status,
+            body: reply.body,
+            headers: reply.headers,
+            outcome,
+        }
+    }
+
+    fn into_response(self, response_type: ResponseType) -> Response {
+        protocol::ErrorReply {
+            status: self.status,
+            body: self.body,
+            headers: self.headers,
+        }
+        .into_response(response_type)
+    }
+}
+
+fn unauthenticated(reason: &'static str, response_type: ResponseType) -> Answer {
     tracing::info!(reason, "request refused: not authenticated");
-    error_response(
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-        &format!("authentication required: {reason}"),
-    )
+    let mut answer = Answer::error(AppError::Unauthenticated { reason }, response_type);
+    answer.headers.push((
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Bearer realm="embhub", error="invalid_token""#),
+    ));
+    answer
 }
 
-/// Verifies the bearer token and that its client is still active.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+/// Verifies the bearer token's signature and claims (no database access).
+fn verify_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    response_type: ResponseType,
+) -> Result<Caller, Box<Answer>> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthenticated("no access token"));
+        return Err(Box::new(unauthenticated("no access token", response_type)));
     };
     let token = value
         .to_str()
@@ -47,67 +115,330 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, R
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .ok_or_else(|| unauthenticated("expected a Bearer token"))?;
-    let caller = state.tokens.verify(token).map_err(|rejection| {
+        .ok_or_else(|| Box::new(unauthenticated("expected a Bearer token", response_type)))?;
+    state.tokens.verify(token).map_err(|rejection| {
         tracing::info!(reason = rejection.as_str(), "access token refused");
-        unauthenticated("invalid or expired access token")
-    })?;
+        Box::new(unauthenticated(
+            "invalid or expired access token",
+            response_type,
+        ))
+    })
+}
+
+/// Whether the token's client is still active (cached; see `RevocationCache`).
+async fn check_active(
+    state: &AppState,
+    caller: &Caller,
+    response_type: ResponseType,
+) -> Result<(), Box<Answer>> {
     match state
         .revocations
         .is_active(&state.db, caller.client_id)
         .await
     {
-        Ok(true) => Ok(caller),
-        Ok(false) => Err(unauthenticated("invalid or expired access token")),
-        Err(err) => {
-            tracing::error!(error = ?err, "revocation check failed");
-            Err(error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "INTERNAL",
-                "internal error",
-            ))
-        }
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Box::new(unauthenticated(
+            "invalid or expired access token",
+            response_type,
+        ))),
+        Err(err) => Err(Box::new(Answer::error(err, response_type))),
     }
 }
 
-async fn execute(state: AppState, request: Request) -> Response {
-    let headers = request.headers().clone();
-    let caller = match authenticate(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
+fn kind_of(operation_type: OperationType) -> &'static str {
+    match operation_type {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// Runs one operation of an authenticated request.
+async fn run_one(
+    state: &AppState,
+    caller: &Caller,
+    params: GraphqlParams,
+    response_type: ResponseType,
+    via_get: bool,
+    request_id: Option<&str>,
+) -> Answer {
+    let Some(analyzer) = state.schema.data::<QueryAnalyzer>() else {
+        return Answer::error(
+            AppError::internal(anyhow::anyhow!("the schema carries no query analyzer")),
+            response_type,
+        );
     };
-    let graphql_request =
-        match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-            request,
-            &(),
-        )
-        .await
+    let max_document = analyzer.limits().max_document_bytes;
+    if params.query.len() > max_document {
+        return Answer::rejection(
+            Rejection::DocumentTooLarge { max: max_document },
+            response_type,
+        );
+    }
+    let variables = Variables::from_json(Value::Object(params.variables));
+    let document = match async_graphql::parser::parse_query(&params.query) {
+        Ok(document) => document,
+        Err(err) => {
+            return Answer::rejection(Rejection::ParseFailed(syntax_message(&err)), response_type);
+        }
+    };
+    let analysis = match analyzer.analyze(&document, params.operation_name.as_deref(), &variables) {
+        Ok(analysis) => analysis,
+        Err(err) => {
+            let mut answer = Answer::error(err, response_type);
+            answer.outcome.operation_name = params.operation_name.clone();
+            return answer;
+        }
+    };
+    let kind = kind_of(analysis.operation_type);
+    tracing::Span::current().record(
+        "operation",
+        analysis.operation_name.as_deref().unwrap_or("anonymous"),
+    );
+    let outcome = |code: &str| Outcome {
+        operation_name: analysis.operation_name.clone(),
+        kind,
+        code: code.to_owned(),
+        complexity: Some(analysis.complexity),
+    };
+    let refuse = |rejection: Rejection| {
+        let mut answer = Answer::rejection(rejection, response_type);
+        answer.outcome = outcome(&answer.outcome.code);
+        answer
+    };
+    let is_mutation = analysis.operation_type == OperationType::Mutation;
+    if via_get && analysis.operation_type != OperationType::Query {
+        return refuse(Rejection::MethodNotAllowed {
+            allow: "POST",
+            message: format!("a {kind} must be sent with POST"),
+        });
+    }
+    if let Err(retry_after_secs) = state.rate_limiter.charge(caller.client_id, is_mutation) {
+        state.metrics.record_rate_limited("graphql");
+        tracing::warn!(retry_after_secs, "client rate limited");
+        return refuse(Rejection::RateLimited { retry_after_secs });
+    }
+    if let Err(answer) = check_active(state, caller, response_type).await {
+        let mut answer = *answer;
+        answer.outcome = outcome(&answer.outcome.code);
+        return answer;
+    }
+
+    let mut request = async_graphql::Request::new(params.query).variables(variables);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    request.set_parsed_query(document);
+    let cx = ServiceContext::new(
+        state.db.clone(),
+        caller.clone(),
+        request_id.map(str::to_owned),
+    );
+    let response = state.schema.execute(loaders::attach(request, cx)).await;
+    let (status, body, code) = encode(response, response_type);
+    let mut headers = Vec::new();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.push((
+            header::RETRY_AFTER,
+            HeaderValue::from_static(protocol::RETRY_AFTER_UNAVAILABLE),
+        ));
+    }
+    Answer {
+        status,
+        body,
+        headers,
+        outcome: outcome(&code),
+    }
+}
+
+/// A one-line syntax error: what was expected and where, without the parser's
+/// multi-line source excerpt.
+fn syntax_message(err: &async_graphql::parser::Error) -> String {
+    let text = err.to_string();
+    let what = text
+        .lines()
+        .rev()
+        .map(|l| l.trim().trim_start_matches("= ").trim())
+        .find(|l| !l.is_empty() && !l.starts_with('|') && !l.starts_with("-->"))
+        .unwrap_or("invalid document");
+    match err.positions().next() {
+        Some(pos) => format!(
+            "syntax error at line {}, column {}: {what}",
+            pos.line, pos.column
+        ),
+        None => format!("syntax error: {what}"),
+    }
+}
+
+fn error_code(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.as_str()),
+        _ => None,
+    }
+}
+
+/// The status and body of an executed request. A request error (validation failed,
+/// nothing ran: no data and no error with a path) has no `data` entry and its
+/// errors carry `GRAPHQL_VALIDATION_FAILED` unless they have a code of their own.
+fn encode(
+    response: async_graphql::Response,
+    response_type: ResponseType,
+) -> (StatusCode, Value, String) {
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut errors = response.errors;
+    for error in &mut errors {
+        if error_code(error).is_some() {
+            continue;
+        }
+        // Errors without a code come from async-graphql itself, never from our
+        // resolvers (AppError always sets one).
+        let code = if request_error {
+            "GRAPHQL_VALIDATION_FAILED"
+        } else if error.message.starts_with("Failed to parse")
+            || error.message.starts_with("Invalid value")
         {
-            Ok(r) => r.into_inner(),
-            Err(rejection) => {
-                tracing::info!(error = ?rejection.0, "unparsable GraphQL request");
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
-                    "the request is not a valid GraphQL request",
-                );
-            }
+            // An argument literal its scalar refuses (found by the fuzzer: a
+            // `NaiveDate` of "" reached the resolver as a codeless field error).
+            "BAD_USER_INPUT"
+        } else {
+            tracing::error!(message = %error.message, "uncoded error from the executor");
+            error.message = "internal error".to_owned();
+            "INTERNAL"
         };
-    let request_id = headers
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let cx = ServiceContext::new(state.db.clone(), caller, request_id);
-    let response = state
-        .schema
-        .execute(loaders::attach(graphql_request, cx))
-        .await;
-    GraphQLResponse::from(response).into_response()
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
+    let code = match errors.first() {
+        None => "ok".to_owned(),
+        Some(error) => error_code(error).unwrap_or("INTERNAL").to_owned(),
+    };
+    let unavailable = errors
+        .iter()
+        .any(|e| matches!(error_code(e), Some("SERVICE_UNAVAILABLE")));
+    let mut body = serde_json::Map::new();
+    if !request_error {
+        body.insert(
+            "data".into(),
+            serde_json::to_value(&response.data).unwrap_or(Value::Null),
+        );
+    }
+    if !errors.is_empty() {
+        body.insert(
+            "errors".into(),
+            serde_json::to_value(&errors).unwrap_or_else(|_| json!([])),
+        );
+    }
+    if !response.extensions.is_empty() {
+        body.insert(
+            "extensions".into(),
+            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
+        );
+    }
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if request_error {
+        response_type.request_error_status()
+    } else {
+        StatusCode::OK
+    };
+    (status, Value::Object(body), code)
+}
+
+/// Everything after the method is known.
+async fn handle(state: &AppState, request: Request, via_get: bool) -> (Answer, ResponseType) {
+    let (parts, body) = request.into_parts();
+    let response_type = match protocol::negotiate(&parts.headers) {
+        Ok(t) => t,
+        Err(rejection) => {
+            // Neither GraphQL type is acceptable; answer in plain JSON anyway.
+            return (
+                Answer::rejection(rejection, ResponseType::Json),
+                ResponseType::Json,
+            );
+        }
+    };
+    if !via_get && let Err(rejection) = protocol::check_content_type(&parts.headers) {
+        return (Answer::rejection(rejection, response_type), response_type);
+    }
+    let caller = match verify_token(state, &parts.headers, response_type) {
+        Ok(caller) => caller,
+        Err(answer) => return (*answer, response_type),
+    };
+    tracing::Span::current().record("client_id", tracing::field::display(caller.client_id));
+    let request_id = parts.headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok());
+    let body = if via_get {
+        protocol::parse_get_query(parts.uri.query().unwrap_or("")).map(PostBody::Single)
+    } else {
+        match protocol::read_body(body, &parts.headers, state.limits.max_body_bytes).await {
+            Ok(bytes) => protocol::parse_post_body(&bytes, state.limits.max_batch_size),
+            Err(rejection) => Err(rejection),
+        }
+    };
+    let answer = match body {
+        Err(rejection) => Answer::rejection(rejection, response_type),
+        Ok(PostBody::Single(params)) => {
+            run_one(state, &caller, params, response_type, via_get, request_id).await
+        }
+        Ok(PostBody::Batch(batch)) => {
+            let mut bodies = Vec::with_capacity(batch.len());
+            let mut outcome = Outcome::refused("ok");
+            for params in batch {
+                let started = Instant::now();
+                let answer =
+                    run_one(state, &caller, params, response_type, via_get, request_id).await;
+                record(state, &answer.outcome, started);
+                if outcome.code == "ok" {
+                    outcome.code = answer.outcome.code.clone();
+                }
+                bodies.push(answer.body);
+            }
+            outcome.kind = "batch";
+            Answer {
+                status: StatusCode::OK,
+                body: Value::Array(bodies),
+                headers: Vec::new(),
+                outcome,
+            }
+        }
+    };
+    (answer, response_type)
+}
+
+fn record(state: &AppState, outcome: &Outcome, started: Instant) {
+    if outcome.kind == "batch" {
+        return; // each operation of the batch was recorded on its own
+    }
+    state.metrics.record_operation(
+        outcome.operation_name.as_deref(),
+        outcome.kind,
+        &outcome.code,
+        started.elapsed(),
+    );
+}
+
+async fn respond(state: AppState, request: Request, via_get: bool) -> Response {
+    let started = Instant::now();
+    let (answer, response_type) = handle(&state, request, via_get).await;
+    record(&state, &answer.outcome, started);
+    tracing::info!(
+        operation = answer.outcome.operation_name.as_deref().unwrap_or("anonymous"),
+        kind = answer.outcome.kind,
+        outcome = %answer.outcome.code,
+        complexity = answer.outcome.complexity,
+        status = answer.status.as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "graphql request",
+    );
+    answer.into_response(response_type)
 }
 
 /// POST: every operation.
 pub async fn post_graphql(State(state): State<AppState>, request: Request) -> Response {
-    execute(state, request).await
+    respond(state, request, false).await
 }
 
 /// GET: queries in the URL, or GraphiQL for a browser when enabled.
@@ -121,5 +452,16 @@ pub async fn get_graphql(State(state): State<AppState>, request: Request) -> Res
     if wants_html && !has_query && state.graphiql {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
-    execute(state, request).await
+    respond(state, request, true).await
+}
+
+/// Any other method: 405 with `Allow`.
+pub async fn other_method(State(state): State<AppState>) -> Response {
+    let rejection = Rejection::MethodNotAllowed {
+        allow: "GET, POST",
+        message: "use POST (or GET for queries)".into(),
+    };
+    let answer = Answer::rejection(rejection, ResponseType::Json);
+    record(&state, &answer.outcome, Instant::now());
+    answer.into_response(ResponseType::Json)
 }

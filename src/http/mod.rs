@@ -2,22 +2,34 @@
 
 mod graphql;
 mod health;
+pub mod metrics;
 mod oauth;
+pub mod protocol;
+pub mod rate_limit;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
+use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::tokens::TokenService;
+use crate::config::Limits;
+use crate::error::Rejection;
 use crate::graphql::EmbhubSchema;
 use crate::service::clients::RevocationCache;
 
+pub use metrics::Metrics;
 pub use oauth::TokenThrottle;
+pub use rate_limit::{ClientRateLimiter, IpThrottle};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -29,21 +41,42 @@ pub struct AppState {
     pub token_throttle: Arc<TokenThrottle>,
     /// Serve GraphiQL to browsers.
     pub graphiql: bool,
+    /// Body, batch and header limits (the per-operation ones live in the schema).
+    pub limits: Arc<Limits>,
+    /// Each client's GraphQL budget.
+    pub rate_limiter: Arc<ClientRateLimiter>,
+    /// Token-endpoint attempts per source address.
+    pub token_ip_throttle: Arc<IpThrottle>,
+    pub metrics: Arc<Metrics>,
+    /// Longest a request may take before it is stopped with 503 `TIMEOUT`.
+    pub request_timeout: Duration,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// All routes with request ids and request tracing.
+/// All routes with request ids, request tracing, metrics, header and time limits.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
-            post(graphql::post_graphql).get(graphql::get_graphql),
+            post(graphql::post_graphql)
+                .get(graphql::get_graphql)
+                .fallback(graphql::other_method),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/oauth/token", post(oauth::token))
         .route("/.well-known/jwks.json", get(oauth::jwks))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.max_body_bytes,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), header_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -52,14 +85,63 @@ pub fn router(state: AppState) -> Router {
                     .get(&REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
+                // The path only: a GET's query string carries the GraphQL document
+                // and variables, which may hold participants' personal data.
                 tracing::info_span!(
                     "request",
                     method = %request.method(),
                     path = %request.uri().path(),
                     request_id = %request_id,
+                    client_id = tracing::field::Empty,
+                    operation = tracing::field::Empty,
                 )
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// A refusal outside the GraphQL endpoint's own negotiation, as a GraphQL-shaped
+/// JSON error.
+fn plain_rejection(rejection: &Rejection) -> Response {
+    let status = rejection.fixed_status().unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (
+        status,
+        axum::Json(json!({ "errors": [rejection.to_json()] })),
+    )
+        .into_response();
+    for (name, value) in protocol::extra_headers(rejection) {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+/// Stops a request that runs longer than `EMBHUB_REQUEST_TIMEOUT_SECS`: its future
+/// is dropped, which rolls back an open transaction and returns its database
+/// connection to the pool, and the client gets 503 `TIMEOUT` with `Retry-After`.
+async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout = ?state.request_timeout, "request timed out");
+            plain_rejection(&Rejection::Timeout)
+        }
+    }
+}
+
+/// Refuses requests whose headers together exceed `EMBHUB_MAX_HEADER_BYTES` (431).
+/// hyper already caps the whole head at about 400 KiB and the URI at 64 KiB; this is
+/// the tighter, configurable bound on the headers (a GET's document is bounded by
+/// `EMBHUB_MAX_DOCUMENT_BYTES` instead).
+async fn header_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let max = state.limits.max_header_bytes;
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > max {
+        return plain_rejection(&Rejection::HeadersTooLarge { max });
+    }
+    next.run(request).await
 }

@@ -1,11 +1,12 @@
 //! `POST /oauth/token` (RFC 6749 §4.4 client credentials) and the JWKS.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -75,8 +76,39 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>
     Some(decode().ok_or(()))
 }
 
+fn throttled(retry_after_secs: u64, description: &str) -> Response {
+    let mut response = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "invalid_request",
+        description,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
+}
+
 /// Issues an access token for valid client credentials.
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+///
+/// Two throttles guard the secret check: one per source address (checked first, so
+/// one host cannot try many client ids) and one per client id (so many hosts
+/// cannot try one client's secret).
+pub async fn token(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(Extension(ConnectInfo(peer))) = peer
+        && let Err(retry_after_secs) = state.token_ip_throttle.allow(peer.ip())
+    {
+        state.metrics.record_rate_limited("token_ip");
+        tracing::warn!(ip = %peer.ip(), "token requests throttled for this address");
+        return throttled(
+            retry_after_secs,
+            "too many token requests from this address; retry later",
+        );
+    }
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -154,16 +186,9 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         );
     }
     if !state.token_throttle.allow(&client_id) {
+        state.metrics.record_rate_limited("token_client");
         tracing::warn!(%client_id, "token requests throttled");
-        let mut response = oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "invalid_request",
-            "too many token requests for this client; retry later",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return response;
+        return throttled(60, "too many token requests for this client; retry later");
     }
     let client = match clients::authenticate(&state.db, &client_id, &secret).await {
         Ok(Some(client)) => client,
@@ -174,6 +199,18 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
                 "invalid_client",
                 "client authentication failed",
             );
+        }
+        Err(crate::error::AppError::Unavailable) => {
+            let mut response = oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the service is temporarily unavailable; retry shortly",
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(super::protocol::RETRY_AFTER_UNAVAILABLE),
+            );
+            return response;
         }
         Err(err) => {
             tracing::error!(error = ?err, "client authentication errored");

@@ -256,6 +256,12 @@ async fn hostile_tokens_are_all_refused_with_401() {
 
         for (what, token) in hostile {
             let response = app.gql(Some(&token), VIEWER, json!({})).await;
+            if what == "100 KB token" {
+                // Refused before it is even read: the headers are over the limit.
+                assert_eq!(response.status, 431, "{what} must be refused");
+                assert_eq!(response.error_code(), "HEADERS_TOO_LARGE", "{what}");
+                continue;
+            }
             assert_eq!(response.status, 401, "{what} must be refused");
             assert_eq!(response.error_code(), "UNAUTHENTICATED", "{what}");
         }

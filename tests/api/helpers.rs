@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use embhub::auth::Role;
-use embhub::config::{AuthSettings, DatabaseSettings, Settings};
+use embhub::config::Settings;
 use embhub::domain::OrganizationKind;
 use embhub::seed::{OrganizationSeed, ensure_organization};
 use embhub::service::clients;
@@ -40,9 +40,19 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
+    each_backend_with(|_| {}, scenario).await;
+}
+
+/// Like [`each_backend`], with the server's settings changed by `configure` first.
+pub async fn each_backend_with<C, F, Fut>(configure: C, scenario: F)
+where
+    C: Fn(&mut Settings),
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
     for backend in backends() {
         println!("backend: {backend:?}");
-        let app = spawn_app(backend.clone()).await;
+        let app = spawn_app_with(backend.clone(), &configure).await;
         let cleanup = app.cleanup.clone();
         let stop = app.stop.clone();
         let outcome = AssertUnwindSafe(scenario(app)).catch_unwind().await;
@@ -135,7 +145,14 @@ pub struct Credentials {
 }
 
 /// Starts a server on port 0 with a fresh database on `backend`.
+#[allow(dead_code)]
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the settings changed by `configure` before the start.
+/// Tests get rate limits high enough never to matter unless they lower them.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let data = tempfile::tempdir().expect("temporary folder");
     let (url, postgres) = match &backend {
         Backend::Sqlite => (
@@ -162,25 +179,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             (format!("{base}/{name}"), Some((admin_url.clone(), name)))
         }
     };
-    let settings = Settings {
-        bind: "127.0.0.1:0".parse().expect("loopback address"),
-        production: false,
-        request_timeout: Duration::from_secs(30),
-        expiry_sweep_interval: Duration::from_secs(3600),
-        database: DatabaseSettings {
-            url,
-            max_connections: 5,
-        },
-        data_dir: data.path().to_path_buf(),
-        auth: AuthSettings {
-            issuer: "embhub".into(),
-            audience: "embhub-api".into(),
-            token_ttl: Duration::from_secs(900),
-            signing_key_file: None,
-            verification_key_files: Vec::new(),
-            revocation_check_interval: Duration::from_secs(1),
-        },
-    };
+    let mut settings = Settings::local(url, data.path().to_path_buf());
+    settings.expiry_sweep_interval = Duration::from_secs(3600);
+    settings.database.max_connections = 5;
+    settings.database.acquire_timeout = Duration::from_secs(5);
+    settings.auth.revocation_check_interval = Duration::from_secs(1);
+    settings.limits.rate.per_minute = 1_000_000;
+    settings.limits.rate.burst = 1_000_000;
+    settings.limits.rate.token_per_ip_per_minute = 100_000;
+    configure(&mut settings);
     let app = Application::build(settings, false)
         .await
         .expect("the application builds");
@@ -223,6 +230,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 impl TestApp {
+    /// The PostgreSQL server's admin URL and this run's database, on PostgreSQL.
+    #[allow(dead_code)]
+    pub fn postgres_database(&self) -> Option<(String, String)> {
+        self.cleanup.postgres.clone()
+    }
+
+    /// Sends the server its shutdown signal (as SIGTERM would).
+    #[allow(dead_code)]
+    pub fn shutdown(&self) {
+        if let Some(stop) = self.stop.lock().ok().and_then(|mut s| s.take()) {
+            let _ = stop.send(());
+        }
+    }
+
     /// Registers an API client directly, as `embhub client create` does.
     pub async fn create_client(&self, organization_id: Uuid, roles: &[Role]) -> Credentials {
         let created = clients::register(&self.db, organization_id, roles, "test client")
