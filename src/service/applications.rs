@@ -128,16 +128,14 @@ async fn record(
     before: Option<&Model>,
     after: &Model,
 ) -> AppResult<()> {
-    audit::record(
+    audit::record_change(
         txn,
         cx,
-        audit::Change {
-            action,
-            entity_type: "Application",
-            entity_id: after.id,
-            before: before.and_then(audit::snapshot),
-            after: audit::snapshot(after),
-        },
+        action,
+        "Application",
+        after.id,
+        before,
+        Some(after),
     )
     .await
 }

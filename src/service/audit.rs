@@ -61,6 +61,32 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Records that `entity_type` `entity_id` went from `before` to `after` (either
+/// absent for a creation or removal), snapshots redacted, inside `txn`.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_change<C: ConnectionTrait, T: Serialize>(
+    txn: &C,
+    cx: &ServiceContext,
+    action: &str,
+    entity_type: &str,
+    entity_id: Uuid,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> AppResult<()> {
+    record(
+        txn,
+        cx,
+        Change {
+            action,
+            entity_type,
+            entity_id,
+            before: before.and_then(snapshot),
+            after: after.and_then(snapshot),
+        },
+    )
+    .await
+}
+
 /// Writes many entries in one statement (bulk operations).
 pub async fn record_many<C: ConnectionTrait>(
     txn: &C,

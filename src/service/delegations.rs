@@ -119,18 +119,7 @@ async fn record(
     before: Option<&Model>,
     after: &Model,
 ) -> AppResult<()> {
-    audit::record(
-        txn,
-        cx,
-        audit::Change {
-            action,
-            entity_type: "Delegation",
-            entity_id: after.id,
-            before: before.and_then(audit::snapshot),
-            after: audit::snapshot(after),
-        },
-    )
-    .await
+    audit::record_change(txn, cx, action, "Delegation", after.id, before, Some(after)).await
 }
 
 /// Creates the delegation of an accepted invitation, inside `txn`.

@@ -433,18 +433,7 @@ async fn audited<C: ConnectionTrait>(
     before: Option<&Model>,
     after: &Model,
 ) -> AppResult<()> {
-    audit::record(
-        txn,
-        cx,
-        audit::Change {
-            action,
-            entity_type: "Event",
-            entity_id: after.id,
-            before: before.and_then(audit::snapshot),
-            after: audit::snapshot(after),
-        },
-    )
-    .await
+    audit::record_change(txn, cx, action, "Event", after.id, before, Some(after)).await
 }
 
 /// Creates a DRAFT event hosted by the caller's organization.

@@ -264,18 +264,7 @@ async fn record(
     before: Option<&Model>,
     after: &Model,
 ) -> AppResult<()> {
-    audit::record(
-        txn,
-        cx,
-        audit::Change {
-            action,
-            entity_type: "Invitation",
-            entity_id: after.id,
-            before: before.and_then(audit::snapshot),
-            after: audit::snapshot(after),
-        },
-    )
-    .await
+    audit::record_change(txn, cx, action, "Invitation", after.id, before, Some(after)).await
 }
 
 /// Invites many organizations to an event at once (host coordinators only).

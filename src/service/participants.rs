@@ -227,18 +227,7 @@ async fn record(
     after: Option<&Model>,
     id: Uuid,
 ) -> AppResult<()> {
-    audit::record(
-        txn,
-        cx,
-        audit::Change {
-            action,
-            entity_type: "Participant",
-            entity_id: id,
-            before: before.and_then(audit::snapshot),
-            after: after.and_then(audit::snapshot),
-        },
-    )
-    .await
+    audit::record_change(txn, cx, action, "Participant", id, before, after).await
 }
 
 /// Registers a member (the delegation's organization), within the invitation's

@@ -90,16 +90,14 @@ async fn record(
     before: Option<&Model>,
     after: &Model,
 ) -> AppResult<()> {
-    audit::record(
+    audit::record_change(
         txn,
         cx,
-        audit::Change {
-            action,
-            entity_type: "Presentation",
-            entity_id: after.id,
-            before: before.and_then(audit::snapshot),
-            after: audit::snapshot(after),
-        },
+        action,
+        "Presentation",
+        after.id,
+        before,
+        Some(after),
     )
     .await
 }

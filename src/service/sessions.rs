@@ -145,18 +145,7 @@ async fn record(
     after: Option<&Model>,
     id: Uuid,
 ) -> AppResult<()> {
-    audit::record(
-        txn,
-        cx,
-        audit::Change {
-            action,
-            entity_type: "Session",
-            entity_id: id,
-            before: before.and_then(audit::snapshot),
-            after: after.and_then(audit::snapshot),
-        },
-    )
-    .await
+    audit::record_change(txn, cx, action, "Session", id, before, after).await
 }
 
 /// Adds a session to an event's agenda (host coordinators).
