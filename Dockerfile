@@ -4,8 +4,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY migration ./migration
 COPY src ./src
+# Every target the manifest names must exist for cargo to read it.
 COPY tests ./tests
-COPY schema.graphql ./
+COPY bench ./bench
 RUN cargo build --release --locked --bin embhub
 
 FROM debian:bookworm-slim
