@@ -31,8 +31,9 @@ source "$root/scripts/lib/demo-server.sh"
 report="$CARGO_TARGET_DIR/fuzz-report"
 mkdir -p "$report"
 status=0
-# The coordinator reaches the event mutations, the admin the directory ones.
-for client in coordinator admin; do
+# The coordinator reaches the event mutations, the partner the answers,
+# delegations and applications, the admin the directory.
+for client in ${FUZZ_CLIENTS:-coordinator partner admin}; do
   echo "== fuzzing as the demo $client"
   DEMO_CLIENT=$client RUST_LOG=warn start_demo_server "$bin" \
     --rate-limit-per-minute 1000000 --rate-limit-burst 1000000
