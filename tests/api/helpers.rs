@@ -153,6 +153,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// Like [`spawn_app`], with the settings changed by `configure` before the start.
 /// Tests get rate limits high enough never to matter unless they lower them.
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    capture_logs();
     let data = tempfile::tempdir().expect("temporary folder");
     let (url, postgres) = match &backend {
         Backend::Sqlite => (
@@ -404,4 +405,43 @@ pub async fn arrange_past_deadline(app: &TestApp, title: &str) {
         .exec(&app.db)
         .await
         .expect("arrange a passed deadline");
+}
+
+/// Everything every test server in this process has logged, at debug level.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// A writer appending to [`LOGS`].
+struct LogCapture;
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = LOGS.lock() {
+            logs.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends the servers' logs (JSON, debug level) to [`LOGS`], once per process, so
+/// tests can check what the logs contain.
+fn capture_logs() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("debug")
+            .with_writer(|| LogCapture)
+            .try_init();
+    });
+}
+
+/// What the test servers have logged so far.
+pub fn captured_logs() -> String {
+    LOGS.lock()
+        .map(|logs| String::from_utf8_lossy(&logs).into_owned())
+        .unwrap_or_default()
 }

@@ -9,6 +9,7 @@ mod fixtures;
 mod helpers;
 mod http_protocol;
 mod limits;
+mod logging;
 mod observability;
 mod organizations;
 mod pagination;
