@@ -184,7 +184,8 @@ pub struct LimitArgs {
     #[arg(long, env = "EMBHUB_TOKEN_IP_RATE_LIMIT_PER_MINUTE", default_value_t = Limits::default().rate.token_per_ip_per_minute)]
     pub token_ip_rate_limit_per_minute: u32,
 
-    /// Bearer token required to read `/metrics`; open when unset.
+    /// Static bearer token a scraper may use for `/metrics` (ADMIN access tokens
+    /// work too; without either, `/metrics` is 401).
     #[arg(long, env = "EMBHUB_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 }

@@ -289,33 +289,60 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// `GET /metrics`; needs `Authorization: Bearer <EMBHUB_METRICS_TOKEN>` when set.
+/// Whether `given` is the configured metrics token (constant time: the
+/// comparison of digests gives no timing hint about the token).
+fn is_metrics_token(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Whether `given` is a valid access token of an active ADMIN client.
+async fn is_admin_token(state: &AppState, given: &str) -> bool {
+    match state.tokens.verify(given) {
+        Ok(caller) if caller.is_admin() => state
+            .revocations
+            .is_active(&state.db, caller.client_id)
+            .await
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// `GET /metrics`: for a scraper holding `EMBHUB_METRICS_TOKEN`, or an ADMIN
+/// client's access token. Nothing about the service answers without a token.
 pub async fn metrics(State(state): State<AppState>, request: Request) -> Response {
-    if let Some(expected) = &state.limits.metrics_token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let matches = given.is_some_and(|given| {
-            // Constant-time comparison of the digests: no timing hint about the token.
-            use sha2::{Digest, Sha256};
-            let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
-            a.iter()
-                .zip(b.iter())
-                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-                == 0
-        });
-        if !matches {
-            let mut response =
-                (StatusCode::UNAUTHORIZED, "metrics need a bearer token\n").into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="embhub-metrics""#),
-            );
-            return response;
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let allowed = match given {
+        None => false,
+        Some(given) => {
+            state
+                .limits
+                .metrics_token
+                .as_deref()
+                .is_some_and(|expected| is_metrics_token(given, expected))
+                || is_admin_token(&state, given).await
         }
+    };
+    if !allowed {
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            "metrics need the metrics token or an ADMIN access token\n",
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="embhub-metrics""#),
+        );
+        return response;
     }
     let mut response = state.metrics.render(&state.db).into_response();
     response.headers_mut().insert(

@@ -15,6 +15,7 @@ async fn metrics_count_operations_by_name_and_outcome() {
         let response = app
             .http
             .get(format!("{}/metrics", app.address))
+            .bearer_auth(&app.admin_token)
             .send()
             .await
             .unwrap();
@@ -35,6 +36,34 @@ async fn metrics_count_operations_by_name_and_outcome() {
         // No token, no query text, no variables in the metrics.
         assert!(!text.contains(&app.admin_token));
         assert!(!text.contains("roles"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_answer_only_admins_and_the_scrape_token() {
+    each_backend(|app| async move {
+        let url = format!("{}/metrics", app.address);
+        assert_eq!(app.http.get(&url).send().await.unwrap().status(), 401);
+        let coordinator = app
+            .token_for(app.operator_org, &[embhub::auth::Role::Coordinator])
+            .await;
+        let not_admin = app
+            .http
+            .get(&url)
+            .bearer_auth(&coordinator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(not_admin.status(), 401);
+        let admin = app
+            .http
+            .get(&url)
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(admin.status(), 200);
     })
     .await;
 }

@@ -20,6 +20,7 @@ fn tight(settings: &mut Settings) {
 async fn metrics_text(app: &TestApp) -> String {
     app.http
         .get(format!("{}/metrics", app.address))
+        .bearer_auth(&app.admin_token)
         .send()
         .await
         .unwrap()
