@@ -116,6 +116,10 @@ pub struct ServeArgs {
     #[arg(long, env = "EMBHUB_EXPIRY_SWEEP_SECS", default_value_t = 60)]
     pub expiry_sweep_secs: u64,
 
+    /// How long a GraphQL batch loader gathers keys before it queries, in ms.
+    #[arg(long, env = "EMBHUB_LOADER_BATCH_WINDOW_MS", default_value_t = 2)]
+    pub loader_batch_window_ms: u64,
+
     /// Longest a request may take, in seconds.
     #[arg(long, env = "EMBHUB_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -374,6 +378,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How often invitations past their respond-by are marked EXPIRED.
     pub expiry_sweep_interval: Duration,
+    /// How long a GraphQL batch loader gathers keys before it queries.
+    pub loader_batch_window: Duration,
     pub database: DatabaseSettings,
     pub data_dir: PathBuf,
     pub auth: AuthSettings,
@@ -401,6 +407,7 @@ impl Settings {
             production: false,
             request_timeout: Duration::from_secs(30),
             expiry_sweep_interval: Duration::from_secs(60),
+            loader_batch_window: Duration::from_millis(2),
             database: DatabaseSettings {
                 url: database_url,
                 max_connections: 10,
@@ -426,6 +433,9 @@ impl Settings {
         if serve.auth.revocation_check_secs > 60 {
             anyhow::bail!("EMBHUB_REVOCATION_CHECK_SECS must be at most 60");
         }
+        if serve.loader_batch_window_ms > 100 {
+            anyhow::bail!("EMBHUB_LOADER_BATCH_WINDOW_MS must be at most 100");
+        }
         if serve.expiry_sweep_secs == 0 {
             anyhow::bail!("EMBHUB_EXPIRY_SWEEP_SECS must be at least 1");
         }
@@ -437,6 +447,7 @@ impl Settings {
             production: serve.production,
             request_timeout: Duration::from_secs(serve.request_timeout_secs),
             expiry_sweep_interval: Duration::from_secs(serve.expiry_sweep_secs),
+            loader_batch_window: Duration::from_millis(serve.loader_batch_window_ms),
             database: db.resolve()?,
             data_dir: db.data_dir.clone(),
             auth: AuthSettings {

@@ -70,6 +70,7 @@ impl Application {
             token_ip_throttle: Arc::new(IpThrottle::new(limits.rate.token_per_ip_per_minute)),
             metrics: Arc::new(Metrics::new()),
             request_timeout: settings.request_timeout,
+            loader_batch_window: settings.loader_batch_window,
             limits: Arc::new(limits),
         };
         let router = http::router(state);

@@ -178,36 +178,35 @@ impl Loader<Uuid> for CoHostLoader {
     }
 }
 
-/// How long a loader waits to gather keys before it queries. Sibling fields of a
-/// list are resolved concurrently and enqueue their keys within this window; the
-/// default 1 ms was measured to split a 50-row list into two batches in debug
-/// builds, 2 ms kept it whole.
-const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(2);
-
 /// Adds the caller's context and a fresh set of loaders to `request`.
-pub fn attach(request: Request, cx: ServiceContext) -> Request {
-    fn loader<L>(l: L) -> DataLoader<L>
+///
+/// Each loader waits `window` to gather keys before it queries: sibling fields of
+/// a list are resolved concurrently and enqueue their keys within it. (async-graphql's
+/// default, 1 ms, was measured to split a 50-row list into two batches in debug
+/// builds.)
+pub fn attach(request: Request, cx: ServiceContext, window: std::time::Duration) -> Request {
+    fn batched<L>(l: L, window: std::time::Duration) -> DataLoader<L>
     where
         L: Loader<Uuid> + Send + Sync + 'static,
     {
-        DataLoader::new(l, tokio::spawn).delay(BATCH_WINDOW)
+        DataLoader::new(l, tokio::spawn).delay(window)
     }
     request
-        .data(loader(OrganizationLoader(cx.clone())))
-        .data(loader(EventLoader(cx.clone())))
-        .data(loader(SessionLoader(cx.clone())))
-        .data(loader(InvitationLoader(cx.clone())))
-        .data(loader(DelegationLoader(cx.clone())))
-        .data(loader(ParticipantLoader(cx.clone())))
-        .data(loader(DateChangeLoader(cx.clone())))
-        .data(loader(SessionsOfEvent(cx.clone())))
-        .data(loader(InvitationsOfEvent(cx.clone())))
-        .data(loader(ApplicationsOfEvent(cx.clone())))
-        .data(loader(DelegationsOfEvent(cx.clone())))
-        .data(loader(DelegationOfInvitation(cx.clone())))
-        .data(loader(ParticipantsOfDelegation(cx.clone())))
-        .data(loader(PresentationsOfSession(cx.clone())))
-        .data(loader(PresentationsOfDelegation(cx.clone())))
-        .data(loader(CoHostLoader(cx.clone())))
+        .data(batched(OrganizationLoader(cx.clone()), window))
+        .data(batched(EventLoader(cx.clone()), window))
+        .data(batched(SessionLoader(cx.clone()), window))
+        .data(batched(InvitationLoader(cx.clone()), window))
+        .data(batched(DelegationLoader(cx.clone()), window))
+        .data(batched(ParticipantLoader(cx.clone()), window))
+        .data(batched(DateChangeLoader(cx.clone()), window))
+        .data(batched(SessionsOfEvent(cx.clone()), window))
+        .data(batched(InvitationsOfEvent(cx.clone()), window))
+        .data(batched(ApplicationsOfEvent(cx.clone()), window))
+        .data(batched(DelegationsOfEvent(cx.clone()), window))
+        .data(batched(DelegationOfInvitation(cx.clone()), window))
+        .data(batched(ParticipantsOfDelegation(cx.clone()), window))
+        .data(batched(PresentationsOfSession(cx.clone()), window))
+        .data(batched(PresentationsOfDelegation(cx.clone()), window))
+        .data(batched(CoHostLoader(cx.clone()), window))
         .data(cx)
 }

@@ -234,7 +234,10 @@ async fn run_one(
         caller.clone(),
         request_id.map(str::to_owned),
     );
-    let response = state.schema.execute(loaders::attach(request, cx)).await;
+    let response = state
+        .schema
+        .execute(loaders::attach(request, cx, state.loader_batch_window))
+        .await;
     let (status, body, code) = encode(response, response_type);
     let mut headers = Vec::new();
     if status == StatusCode::SERVICE_UNAVAILABLE {

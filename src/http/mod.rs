@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Longest a request may take before it is stopped with 503 `TIMEOUT`.
     pub request_timeout: Duration,
+    /// How long a GraphQL batch loader gathers keys before it queries.
+    pub loader_batch_window: Duration,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
