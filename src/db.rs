@@ -66,7 +66,10 @@ pub async fn is_ready(db: &DatabaseConnection) -> bool {
         tracing::warn!(%error, "not ready: the database does not answer");
         return false;
     }
-    match Migrator::get_pending_migrations(db).await {
+    // The read-only variant: the plain one first creates the bookkeeping table,
+    // a write a readiness probe must not make (and one that was seen failing on
+    // SQLite while other writers were busy).
+    match Migrator::get_pending_migrations_read_only(db).await {
         Ok(pending) if pending.is_empty() => true,
         Ok(pending) => {
             tracing::warn!(pending = pending.len(), "not ready: migrations pending");

@@ -14,7 +14,19 @@ async fn health_and_readiness_answer_without_a_token() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(response.status(), 200, "{path}");
+            let status = response.status();
+            assert_eq!(
+                status,
+                200,
+                "{path}; the servers' readiness log lines:\n{}",
+                crate::helpers::captured_logs()
+                    .lines()
+                    .filter(|l| l.contains("\"WARN\"")
+                        || l.contains("\"ERROR\"")
+                        || l.contains("sqlx"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
             assert!(
                 response.headers().contains_key("x-request-id"),
                 "{path} has a request id"
