@@ -15,6 +15,9 @@ use sea_orm::{DbErr, RuntimeErr, SqlErr};
 pub enum AppError {
     /// `BAD_USER_INPUT`: the input named by `field` is invalid; fix it and retry.
     InvalidInput { field: String, message: String },
+    /// `BAD_USER_INPUT` for several fields of one input at once: one error per field
+    /// reaches the client, so a form can mark every mistake in one round trip.
+    InvalidInputs(Vec<FieldError>),
     /// `NOT_FOUND`: no such record, or one the caller may not see (the two are
     /// reported identically so that ids cannot be probed).
     NotFound { entity: &'static str },
@@ -23,6 +26,9 @@ pub enum AppError {
     Conflict {
         message: String,
         current_version: Option<i32>,
+        /// The record the request collided with (a duplicate), as
+        /// `extensions.existingId`, so an integration can link to it.
+        existing: Option<ExistingRecord>,
     },
     /// `FORBIDDEN`: the caller can see the record but its role does not allow this.
     Forbidden { message: String },
@@ -36,6 +42,104 @@ pub enum AppError {
     Rejected(Rejection),
     /// `INTERNAL`: a fault on our side. The cause is logged, never sent.
     Internal(anyhow::Error),
+}
+
+/// One invalid field of an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// A record a CONFLICT names: its GraphQL type and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExistingRecord {
+    pub type_name: &'static str,
+    pub id: uuid::Uuid,
+}
+
+/// Collects the validation errors of one input, so that every invalid field is
+/// reported at once instead of the first only.
+///
+/// ```ignore
+/// let mut errors = InputErrors::default();
+/// let title = errors.check(BoundedText::parse(&raw, "title", 300));
+/// let city = errors.check(BoundedText::parse_optional(raw_city, "city", 200));
+/// errors.finish()?; // BAD_USER_INPUT naming each invalid field, or Ok
+/// ```
+#[derive(Debug, Default)]
+pub struct InputErrors {
+    fields: Vec<FieldError>,
+    /// A failure that is not about the input (the database, say): it wins.
+    other: Option<AppError>,
+}
+
+impl InputErrors {
+    /// Keeps the value of a valid field, or records why it is invalid.
+    pub fn check<T>(&mut self, result: AppResult<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.record(err);
+                None
+            }
+        }
+    }
+
+    /// Records an invalid field.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.fields.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Records an error: validation errors join the list, anything else is kept to
+    /// be returned first.
+    pub fn record(&mut self, err: AppError) {
+        match err {
+            AppError::InvalidInput { field, message } => {
+                self.fields.push(FieldError { field, message })
+            }
+            AppError::InvalidInputs(fields) => self.fields.extend(fields),
+            other => {
+                if self.other.is_none() {
+                    self.other = Some(other);
+                }
+            }
+        }
+    }
+
+    /// Whether nothing was recorded so far.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.other.is_none()
+    }
+
+    /// `Ok` when every field was valid; otherwise the error naming each invalid one.
+    pub fn finish(mut self) -> AppResult<()> {
+        if let Some(other) = self.other {
+            return Err(other);
+        }
+        match self.fields.len() {
+            0 => Ok(()),
+            1 => {
+                let FieldError { field, message } = self.fields.remove(0);
+                Err(AppError::InvalidInput { field, message })
+            }
+            _ => Err(AppError::InvalidInputs(self.fields)),
+        }
+    }
+
+    /// The error for an input a required field of which did not parse (so
+    /// something was recorded).
+    pub fn fail(self) -> AppError {
+        match self.finish() {
+            Err(err) => err,
+            Ok(()) => AppError::internal(anyhow::anyhow!(
+                "a required field failed validation without an error"
+            )),
+        }
+    }
 }
 
 /// Why a request was refused before any of it ran (and before any database access).
@@ -197,6 +301,16 @@ impl AppError {
         Self::Conflict {
             message: message.into(),
             current_version: None,
+            existing: None,
+        }
+    }
+
+    /// A CONFLICT with a record that already exists, named in `extensions.existingId`.
+    pub fn duplicate(message: impl Into<String>, existing: ExistingRecord) -> Self {
+        Self::Conflict {
+            message: message.into(),
+            current_version: None,
+            existing: Some(existing),
         }
     }
 
@@ -213,7 +327,7 @@ impl AppError {
     /// The stable code clients branch on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidInput { .. } => "BAD_USER_INPUT",
+            Self::InvalidInput { .. } | Self::InvalidInputs(_) => "BAD_USER_INPUT",
             Self::NotFound { .. } => "NOT_FOUND",
             Self::Conflict { .. } => "CONFLICT",
             Self::Forbidden { .. } => "FORBIDDEN",
@@ -228,6 +342,11 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             Self::InvalidInput { field, message } => format!("invalid `{field}`: {message}"),
+            Self::InvalidInputs(fields) => fields
+                .iter()
+                .map(|f| format!("invalid `{}`: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
             Self::NotFound { entity } => format!("{entity} not found"),
             Self::Conflict { message, .. } | Self::Forbidden { message } => message.clone(),
             Self::Unauthenticated { reason } => format!("authentication required: {reason}"),
@@ -303,15 +422,57 @@ impl From<AppError> for async_graphql::Error {
         if let AppError::Internal(cause) = &err {
             tracing::error!(error = ?cause, "internal error");
         }
-        let message = err.public_message();
+        let message = match &err {
+            // The first field's message; `split_field_errors` turns the list into
+            // one error per field before the response leaves the schema.
+            AppError::InvalidInputs(fields) if !fields.is_empty() => {
+                format!("invalid `{}`: {}", fields[0].field, fields[0].message)
+            }
+            _ => err.public_message(),
+        };
         async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", err.code());
             match &err {
                 AppError::InvalidInput { field, .. } => ext.set("field", field.as_str()),
+                AppError::InvalidInputs(fields) => {
+                    if let Some(first) = fields.first() {
+                        ext.set("field", first.field.as_str());
+                    }
+                    let list: Vec<async_graphql::Value> = fields
+                        .iter()
+                        .map(|f| {
+                            let mut entry = async_graphql::indexmap::IndexMap::new();
+                            entry.insert(
+                                async_graphql::Name::new("field"),
+                                async_graphql::Value::from(f.field.as_str()),
+                            );
+                            entry.insert(
+                                async_graphql::Name::new("message"),
+                                async_graphql::Value::from(format!(
+                                    "invalid `{}`: {}",
+                                    f.field, f.message
+                                )),
+                            );
+                            async_graphql::Value::Object(entry)
+                        })
+                        .collect();
+                    ext.set(FIELD_ERRORS, async_graphql::Value::List(list));
+                }
                 AppError::Conflict {
-                    current_version: Some(version),
+                    current_version,
+                    existing,
                     ..
-                } => ext.set("currentVersion", *version),
+                } => {
+                    if let Some(version) = current_version {
+                        ext.set("currentVersion", *version);
+                    }
+                    if let Some(existing) = existing {
+                        ext.set(
+                            "existingId",
+                            crate::graphql::global_id(existing.type_name, existing.id).as_str(),
+                        );
+                    }
+                }
                 _ => {}
             }
         })
@@ -328,6 +489,46 @@ impl AppError {
         serde_json::to_value(&server_error)
             .unwrap_or_else(|_| serde_json::json!({ "message": "internal error" }))
     }
+}
+
+/// The extension that carries several field errors from a resolver to
+/// [`split_field_errors`]; it never reaches a client.
+const FIELD_ERRORS: &str = "fieldErrors";
+
+/// Turns each error that names several invalid fields into one error per field
+/// (same path and locations, each with its own `extensions.field`), as
+/// form-building clients expect. Runs on every response the schema produces.
+pub fn split_field_errors(
+    errors: Vec<async_graphql::ServerError>,
+) -> Vec<async_graphql::ServerError> {
+    let mut out = Vec::with_capacity(errors.len());
+    for mut error in errors {
+        let list = error.extensions.as_mut().and_then(|ext| {
+            let list = ext.get(FIELD_ERRORS).cloned();
+            ext.unset(FIELD_ERRORS);
+            list
+        });
+        let Some(async_graphql::Value::List(entries)) = list else {
+            out.push(error);
+            continue;
+        };
+        for entry in entries {
+            let async_graphql::Value::Object(entry) = entry else {
+                continue;
+            };
+            let text = |key: &str| match entry.get(key) {
+                Some(async_graphql::Value::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let mut one = error.clone();
+            one.message = text("message");
+            let mut extensions = error.extensions.clone().unwrap_or_default();
+            extensions.set("field", text("field"));
+            one.extensions = Some(extensions);
+            out.push(one);
+        }
+    }
+    out
 }
 
 /// Result of a service operation.

@@ -178,6 +178,7 @@ impl QueryAnalyzer {
         variables: &Variables,
     ) -> Result<Analysis, AppError> {
         let (name, operation) = select_operation(document, operation_name)?;
+        super::input_text::check(document, variables)?;
         let fragments = self.measure_fragments(document, variables)?;
         self.check(operation, name, &fragments, variables)
     }
@@ -188,6 +189,7 @@ impl QueryAnalyzer {
         document: &ExecutableDocument,
         variables: &Variables,
     ) -> Result<(), AppError> {
+        super::input_text::check(document, variables)?;
         let fragments = self.measure_fragments(document, variables)?;
         for (name, operation) in document.operations.iter() {
             self.check(operation, name.map(|n| n.as_str()), &fragments, variables)?;

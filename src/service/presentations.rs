@@ -12,10 +12,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{ServiceContext, audit, delegations, events, sessions};
-use crate::domain::{BoundedText, PresentationStatus};
+use crate::domain::{BoundedText, Name, PresentationStatus};
 use crate::entity::presentation::{ActiveModel, Column, Entity, Model};
 use crate::entity::{delegation, participant, session};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, InputErrors};
 
 const TITLE_MAX: usize = 300;
 const TEXT_MAX: usize = 10_000;
@@ -105,9 +105,19 @@ async fn record(
 /// Proposes a presentation for a session (the delegation's organization); the
 /// presenter must be a member of the delegation, the session of the same event.
 pub async fn propose(cx: &ServiceContext, input: NewPresentation) -> AppResult<Model> {
-    let title = BoundedText::parse(&input.title, "title", TITLE_MAX)?.into_inner();
-    let abstract_text =
-        BoundedText::parse_optional(input.abstract_text.as_deref(), "abstract", TEXT_MAX)?;
+    let mut errors = InputErrors::default();
+    let title = errors.check(Name::parse(&input.title, "title", TITLE_MAX));
+    let abstract_text = errors
+        .check(BoundedText::parse_optional(
+            input.abstract_text.as_deref(),
+            "abstract",
+            TEXT_MAX,
+        ))
+        .flatten();
+    let Some(title) = title.map(Name::into_inner) else {
+        return Err(errors.fail());
+    };
+    errors.finish()?;
     let txn = cx.begin_write().await?;
     let delegation = delegations::load_for_owner(&txn, cx, input.delegation_id).await?;
     let session = sessions::get(cx, input.session_id).await?;

@@ -9,10 +9,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Patch, ServiceContext, audit, events};
-use crate::domain::{BoundedText, SessionKind};
+use crate::domain::{BoundedText, Name, SessionKind};
 use crate::entity::session::{ActiveModel, Column, Entity, Model};
 use crate::entity::{event, organization};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, InputErrors};
 
 const TITLE_MAX: usize = 300;
 const TEXT_MAX: usize = 10_000;
@@ -81,28 +81,28 @@ async fn validate(
     event: &event::Model,
     f: SessionFields,
 ) -> AppResult<SessionFields> {
-    if f.ends_at < f.starts_at {
-        return Err(AppError::invalid("endsAt", "must not be before the start"));
-    }
+    let mut errors = InputErrors::default();
     let zone: chrono_tz::Tz = event.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let local_day = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
     if local_day(f.starts_at) < event.start_date || local_day(f.starts_at) > event.end_date {
-        return Err(AppError::invalid(
+        errors.add(
             "startsAt",
             format!(
                 "must fall within the event's dates ({} to {}, {})",
                 event.start_date, event.end_date, event.time_zone
             ),
-        ));
+        );
     }
-    if local_day(f.ends_at) > event.end_date {
-        return Err(AppError::invalid(
+    if f.ends_at < f.starts_at {
+        errors.add("endsAt", "must not be before the start");
+    } else if local_day(f.ends_at) > event.end_date {
+        errors.add(
             "endsAt",
             format!(
                 "must fall within the event's dates (ending {})",
                 event.end_date
             ),
-        ));
+        );
     }
     if let Some(org) = f.proposed_by_organization_id
         && organization::Entity::find_by_id(org)
@@ -110,18 +110,35 @@ async fn validate(
             .await?
             .is_none()
     {
-        return Err(AppError::invalid("proposedById", "no such organization"));
+        errors.add("proposedById", "no such organization");
     }
-    let text =
-        |v: Option<String>, field: &str, max| BoundedText::parse_optional(v.as_deref(), field, max);
+    let name = |errors: &mut InputErrors, v: Option<String>, field: &str| {
+        errors
+            .check(Name::parse_optional(v.as_deref(), field, TITLE_MAX))
+            .flatten()
+    };
+    let title = errors.check(Name::parse(&f.title, "title", TITLE_MAX));
+    let topic = name(&mut errors, f.topic, "topic");
+    let description = errors
+        .check(BoundedText::parse_optional(
+            f.description.as_deref(),
+            "description",
+            TEXT_MAX,
+        ))
+        .flatten();
+    let location = name(&mut errors, f.location, "location");
+    let Some(title) = title else {
+        return Err(errors.fail());
+    };
+    errors.finish()?;
     Ok(SessionFields {
         kind: f.kind,
-        title: BoundedText::parse(&f.title, "title", TITLE_MAX)?.into_inner(),
-        topic: text(f.topic, "topic", TITLE_MAX)?,
-        description: text(f.description, "description", TEXT_MAX)?,
+        title: title.into_inner(),
+        topic,
+        description,
         starts_at: f.starts_at,
         ends_at: f.ends_at,
-        location: text(f.location, "location", TITLE_MAX)?,
+        location,
         proposed_by_organization_id: f.proposed_by_organization_id,
     })
 }
