@@ -15,9 +15,11 @@ use super::caller::{Caller, Role};
 use super::keys::KeySet;
 
 /// Longest token accepted; ours are well under 1 KiB.
-const MAX_TOKEN_BYTES: usize = 4096;
+pub const MAX_TOKEN_BYTES: usize = 4096;
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
+/// How far in the future `iat` may lie (clock skew between our instances).
+const MAX_IAT_AHEAD_SECS: u64 = 60;
 const TOKEN_TYPE: &str = "at+jwt";
 
 /// The claims of an access token.
@@ -45,6 +47,8 @@ pub enum TokenRejection {
     WrongType,
     UnknownKey,
     Invalid,
+    /// Issued in the future, or valid for longer than we ever issue.
+    Implausible,
 }
 
 impl TokenRejection {
@@ -55,6 +59,7 @@ impl TokenRejection {
             TokenRejection::WrongType => "not an access token",
             TokenRejection::UnknownKey => "unknown signing key",
             TokenRejection::Invalid => "invalid signature or claims",
+            TokenRejection::Implausible => "issued in the future or with too long a lifetime",
         }
     }
 }
@@ -166,6 +171,14 @@ impl TokenService {
         let data =
             decode::<Claims>(token, key, &self.validation).map_err(|_| TokenRejection::Invalid)?;
         let claims = data.claims;
+        let now = jsonwebtoken::get_current_timestamp();
+        let longest = self.ttl.as_secs() + LEEWAY_SECS;
+        if claims.iat > now + MAX_IAT_AHEAD_SECS
+            || claims.exp.saturating_sub(claims.iat) > longest
+            || claims.exp.saturating_sub(now) > longest
+        {
+            return Err(TokenRejection::Implausible);
+        }
         let client_id = Uuid::parse_str(&claims.sub).map_err(|_| TokenRejection::Invalid)?;
         if claims.client_id != claims.sub || claims.roles.is_empty() {
             return Err(TokenRejection::Invalid);

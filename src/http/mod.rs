@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::HeaderValue;
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +20,7 @@ use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::tokens::TokenService;
@@ -101,6 +103,12 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Every answer is JSON, plain text or our own HTML: no browser may guess
+        // another type from the bytes (a JSON error echoing input as script).
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }
 
 /// A refusal outside the GraphQL endpoint's own negotiation, as a GraphQL-shaped
@@ -143,7 +151,27 @@ async fn header_limit(State(state): State<AppState>, request: Request, next: Nex
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     if size > max {
-        return plain_rejection(&Rejection::HeadersTooLarge { max });
+        let mut response = plain_rejection(&Rejection::HeadersTooLarge { max });
+        // When an oversized bearer token is what broke the limit, it is a bad
+        // token: say so the way RFC 6750 asks, as every 401 does, so a client
+        // knows to fetch a new one.
+        let bad_bearer = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .is_some_and(|v| {
+                let v = v.as_bytes();
+                (v.starts_with(b"Bearer ") || v.starts_with(b"bearer "))
+                    && v.len() > crate::auth::tokens::MAX_TOKEN_BYTES
+            });
+        if bad_bearer {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    r#"Bearer realm="embhub", error="invalid_token", error_description="the access token is too large""#,
+                ),
+            );
+        }
+        return response;
     }
     next.run(request).await
 }

@@ -16,8 +16,11 @@ use serde_json::json;
 use super::AppState;
 use crate::service::clients;
 
-/// Limits token requests per client id, so a secret cannot be guessed at speed.
-pub struct TokenThrottle(DefaultKeyedRateLimiter<String>);
+/// Limits token requests per client, so a secret cannot be guessed at speed.
+///
+/// Keyed by the parsed client id, not the string sent: `ABC…`, `abc…`, `{abc…}` and
+/// `urn:uuid:abc…` name the same client and share its one bucket.
+pub struct TokenThrottle(DefaultKeyedRateLimiter<uuid::Uuid>);
 
 impl TokenThrottle {
     /// `per_minute` attempts per client id, all of them available at once.
@@ -25,11 +28,11 @@ impl TokenThrottle {
         Self(RateLimiter::keyed(Quota::per_minute(per_minute)))
     }
 
-    fn allow(&self, client_id: &str) -> bool {
+    fn allow(&self, client_id: uuid::Uuid) -> bool {
         if self.0.len() > 100_000 {
             self.0.retain_recent();
         }
-        self.0.check_key(&client_id.to_owned()).is_ok()
+        self.0.check_key(&client_id).is_ok()
     }
 }
 
@@ -177,20 +180,25 @@ pub async fn token(
             );
         }
     };
-    let (client_id, secret) = credentials;
-    if client_id.len() > 64 || secret.len() > 256 {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
-    }
-    if !state.token_throttle.allow(&client_id) {
+    let (raw_client_id, secret) = credentials;
+    // Our client ids are UUIDs; anything else names no client. Throttling and the
+    // lookup both use the parsed id, so every spelling of one id is one client.
+    let client_id = match uuid::Uuid::try_parse(raw_client_id.trim()) {
+        Ok(id) if secret.len() <= 256 => id,
+        _ => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            );
+        }
+    };
+    if !state.token_throttle.allow(client_id) {
         state.metrics.record_rate_limited("token_client");
         tracing::warn!(%client_id, "token requests throttled");
         return throttled(60, "too many token requests for this client; retry later");
     }
-    let client = match clients::authenticate(&state.db, &client_id, &secret).await {
+    let client = match clients::authenticate(&state.db, client_id, &secret).await {
         Ok(Some(client)) => client,
         Ok(None) => {
             tracing::info!(%client_id, "client authentication failed");

@@ -8,7 +8,7 @@ use embhub::auth::Role;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, each_backend};
+use crate::helpers::{TestApp, each_backend, each_backend_with};
 
 const VIEWER: &str = "{ viewer { clientId roles organization { name } } }";
 
@@ -156,6 +156,115 @@ async fn repeated_failures_for_one_client_are_throttled() {
         assert!(statuses.contains(&429), "{statuses:?}");
         // Other clients are not affected.
         app.token_for(app.operator_org, &[Role::Reader]).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_spelling_of_a_client_id_shares_one_throttle() {
+    each_backend_with(
+        |settings| settings.limits.rate.token_per_client_per_minute = 5,
+        |app| async move {
+            let credentials = app.create_client(app.operator_org, &[Role::Partner]).await;
+            let id = credentials.client_id;
+            let spellings = [
+                id.hyphenated().to_string(),
+                id.hyphenated().to_string().to_uppercase(),
+                id.simple().to_string(),
+                id.braced().to_string(),
+                id.urn().to_string(),
+            ];
+            // Five wrong guesses spread over five spellings use up the one bucket.
+            for spelling in &spellings {
+                let response = app
+                    .request_token(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", spelling),
+                        ("client_secret", "guess"),
+                    ])
+                    .await;
+                assert_eq!(response.status(), 401, "{spelling}");
+            }
+            // During the lock-out no spelling gets through, not even with the secret.
+            for spelling in &spellings {
+                let response = app
+                    .request_token(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", spelling),
+                        ("client_secret", &credentials.secret),
+                    ])
+                    .await;
+                assert_eq!(response.status(), 429, "{spelling}");
+            }
+            // Ids that are no UUID name no client and never reach the database.
+            let response = app
+                .request_token(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "admin"),
+                    ("client_secret", "guess"),
+                ])
+                .await;
+            assert_eq!(response.status(), 401);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_issued_in_the_future_or_living_too_long_are_refused() {
+    each_backend(|app| async move {
+        let credentials = app.create_client(app.operator_org, &[Role::Admin]).await;
+        let kid = kid(&app).await;
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = |iat: u64, exp: u64| {
+            json!({
+                "iss": "embhub", "aud": "embhub-api", "sub": credentials.client_id.to_string(),
+                "client_id": credentials.client_id.to_string(), "iat": iat, "nbf": now - 1, "exp": exp,
+                "jti": "t", "org": app.operator_org, "roles": ["ADMIN"], "scope": "admin",
+            })
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(kid);
+        // The control: our own lifetime (900 s) from now.
+        let good = sign(&app, &header, &claims(now, now + 900));
+        assert_eq!(app.gql(Some(&good), VIEWER, json!({})).await.status, 200);
+
+        let year_5000 = 95_617_584_000;
+        for (what, token) in [
+            ("iat a day ahead", sign(&app, &header, &claims(now + 86_400, now + 86_400 + 600))),
+            ("exp in year 5000", sign(&app, &header, &claims(now, year_5000))),
+            ("lifetime of a day", sign(&app, &header, &claims(now - 10, now + 86_400))),
+        ] {
+            let response = app.gql(Some(&token), VIEWER, json!({})).await;
+            assert_eq!(response.status, 401, "{what} must be refused");
+            assert_eq!(response.error_code(), "UNAUTHENTICATED", "{what}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_bearer_token_is_refused_with_www_authenticate() {
+    each_backend(|app| async move {
+        for size in [12 * 1024, 100 * 1024] {
+            let response = app
+                .http
+                .post(format!("{}/graphql", app.address))
+                .bearer_auth("A".repeat(size))
+                .json(&json!({ "query": VIEWER }))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!(status == 401 || status == 431, "{size}: {status}");
+            let challenge = response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(challenge.starts_with("Bearer "), "{size}: {challenge}");
+            assert!(challenge.contains("invalid_token"), "{size}: {challenge}");
+        }
     })
     .await;
 }

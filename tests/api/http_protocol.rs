@@ -265,3 +265,40 @@ async fn oversized_headers_are_431() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_says_nosniff_and_graphiql_cannot_be_framed() {
+    each_backend(|app| async move {
+        let get = |path: &str, accept: &str| {
+            app.http
+                .get(format!("{}{path}", app.address))
+                .header("accept", accept)
+                .send()
+        };
+        let mut responses = vec![
+            get("/healthz", "*/*").await.unwrap(),
+            get("/.well-known/jwks.json", "*/*").await.unwrap(),
+            get("/graphql", "application/json").await.unwrap(),
+            post_raw(&app, Some("text/plain"), b"{}".to_vec()).await,
+        ];
+        let graphiql = get("/graphql", "text/html").await.unwrap();
+        assert_eq!(graphiql.status(), 200);
+        let csp = graphiql.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert_eq!(graphiql.headers()["x-frame-options"], "DENY");
+        responses.push(graphiql);
+        for response in responses {
+            assert_eq!(
+                response.headers()["x-content-type-options"],
+                "nosniff",
+                "{}",
+                response.url()
+            );
+        }
+    })
+    .await;
+}
