@@ -166,6 +166,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The human form of `client list`: a header and one aligned row per client,
+/// naming organizations by acronym (or name) rather than by UUID.
+fn client_table(
+    all: &[(
+        clients::ClientInfo,
+        Option<crate::entity::organization::Model>,
+    )],
+) -> String {
+    let rows: Vec<[String; 5]> = all
+        .iter()
+        .map(|(c, org)| {
+            let roles: Vec<_> = c.roles.iter().map(|r| r.as_str()).collect();
+            [
+                c.id.to_string(),
+                c.name.clone(),
+                org.as_ref()
+                    .map(|o| o.acronym.clone().unwrap_or_else(|| o.name.clone()))
+                    .unwrap_or_else(|| "(deleted)".to_owned()),
+                roles.join(","),
+                if c.revoked { "revoked" } else { "active" }.to_owned(),
+            ]
+        })
+        .collect();
+    let header = ["CLIENT ID", "NAME", "ORGANIZATION", "ROLES", "STATUS"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    if rows.is_empty() {
+        out.push_str("(no clients yet: create one with `embhub client create`)\n");
+    }
+    out
+}
+
 async fn client_command(
     database: &sea_orm::DatabaseConnection,
     action: ClientAction,
@@ -185,7 +231,7 @@ async fn client_command(
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let organization = match clients::find_organization(database, &org).await {
                 Ok(found) => found,
-                Err(_) if org_name.is_some() => {
+                Err(crate::error::AppError::NotFound { .. }) if org_name.is_some() => {
                     let country = org_country
                         .as_deref()
                         .map(|c| CountryCode::parse(c, "org-country").map(CountryCode::into_inner))
@@ -205,7 +251,10 @@ async fn client_command(
                     )
                     .await?
                 }
-                Err(_) => anyhow::bail!("no organization `{org}` (pass --org-name to create it)"),
+                Err(crate::error::AppError::NotFound { .. }) => {
+                    anyhow::bail!("no organization `{org}` (pass --org-name to create it)")
+                }
+                Err(other) => return Err(service_error(other)),
             };
             let created = clients::register(database, organization.id, &roles, &name)
                 .await
@@ -231,26 +280,17 @@ async fn client_command(
             if json {
                 let rows: Vec<_> = all
                     .iter()
-                    .map(|c| {
+                    .map(|(c, org)| {
                         json!({
                             "client_id": c.id, "name": c.name, "organization_id": c.organization_id,
+                            "organization": org.as_ref().map(|o| o.acronym.clone().unwrap_or_else(|| o.name.clone())),
                             "roles": c.roles, "revoked": c.revoked,
                         })
                     })
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
-                for c in all {
-                    let roles: Vec<_> = c.roles.iter().map(|r| r.as_str()).collect();
-                    println!(
-                        "{}  {:<30}  {}  {}{}",
-                        c.id,
-                        c.name,
-                        c.organization_id,
-                        roles.join(","),
-                        if c.revoked { "  REVOKED" } else { "" }
-                    );
-                }
+                print!("{}", client_table(&all));
             }
         }
         ClientAction::Revoke { id, json } => {
@@ -263,4 +303,41 @@ async fn client_command(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_list_has_a_header_and_names_organizations_by_acronym() {
+        let nec = crate::entity::organization::Model {
+            id: uuid::Uuid::now_v7(),
+            kind: OrganizationKind::ElectionManagementBody,
+            name: "National Election Commission".into(),
+            local_name: None,
+            acronym: Some("NEC".into()),
+            country_code: Some("KR".into()),
+            website: None,
+            contact_email: None,
+            aweb_member: true,
+            version: 1,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let client = clients::ClientInfo {
+            id: uuid::Uuid::now_v7(),
+            name: "console".into(),
+            organization_id: nec.id,
+            roles: vec![Role::Coordinator, Role::Partner],
+            revoked: false,
+        };
+        let table = client_table(&[(client.clone(), Some(nec.clone()))]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("CLIENT ID"), "{table}");
+        assert!(lines[0].contains("ORGANIZATION"), "{table}");
+        assert!(lines[1].contains("NEC"), "{table}");
+        assert!(lines[1].contains("COORDINATOR,PARTNER"), "{table}");
+        assert!(!lines[1].contains(&nec.id.to_string()), "{table}");
+    }
 }

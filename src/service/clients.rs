@@ -104,23 +104,53 @@ async fn verify_secret(secret: String, hash: Option<String>) -> bool {
     .unwrap_or(false)
 }
 
-/// Finds an organization by global-id-free reference: its UUID or acronym.
+/// Finds an organization by global-id-free reference: its UUID, or its acronym in
+/// any case. An acronym several organizations share (possible in databases older
+/// than the uniqueness rule) is a CONFLICT listing them, never a guess.
 pub async fn find_organization(
     db: &DatabaseConnection,
     reference: &str,
 ) -> AppResult<organization::Model> {
-    let found = match Uuid::parse_str(reference.trim()) {
-        Ok(id) => organization::Entity::find_by_id(id).one(db).await?,
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
+    let reference = reference.trim();
+    let mut found = match Uuid::parse_str(reference) {
+        Ok(id) => organization::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .into_iter()
+            .collect(),
         Err(_) => {
             organization::Entity::find()
-                .filter(organization::Column::Acronym.eq(reference.trim()))
-                .one(db)
+                .filter(
+                    Expr::expr(Func::lower(Expr::col((
+                        organization::Entity,
+                        organization::Column::Acronym,
+                    ))))
+                    .eq(Expr::expr(Func::lower(Expr::val(reference)))),
+                )
+                .all(db)
                 .await?
         }
     };
-    found.ok_or(AppError::NotFound {
-        entity: "organization",
-    })
+    match found.len() {
+        0 => Err(AppError::NotFound {
+            entity: "organization",
+        }),
+        1 => Ok(found.remove(0)),
+        _ => Err(AppError::conflict(format!(
+            "the acronym `{reference}` names several organizations; pass one of their ids: {}",
+            found
+                .iter()
+                .map(|o| format!(
+                    "{} ({}, {})",
+                    o.id,
+                    o.name,
+                    o.country_code.as_deref().unwrap_or("international")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))),
+    }
 }
 
 /// Registers a client (operator action from the CLI or the demo seed).
@@ -133,7 +163,7 @@ pub async fn register(
     if roles.is_empty() {
         return Err(AppError::invalid("role", "give at least one role"));
     }
-    let name = crate::domain::BoundedText::parse(name, "name", 200)?.into_inner();
+    let name = crate::domain::Name::parse(name, "name", 200)?.into_inner();
     let secret = new_secret();
     let hash = hash_secret(secret.clone()).await?;
     let now = Utc::now();
@@ -156,14 +186,24 @@ pub async fn register(
     })
 }
 
-/// Every client, newest first.
-pub async fn list(db: &DatabaseConnection) -> AppResult<Vec<ClientInfo>> {
-    Ok(api_client::Entity::find()
+/// Every client, newest first, with its organization.
+pub async fn list(
+    db: &DatabaseConnection,
+) -> AppResult<Vec<(ClientInfo, Option<organization::Model>)>> {
+    let clients = api_client::Entity::find()
         .order_by_desc(api_client::Column::CreatedAt)
         .all(db)
+        .await?;
+    let organizations: HashMap<Uuid, organization::Model> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(clients.iter().map(|c| c.organization_id)))
+        .all(db)
         .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    Ok(clients
         .iter()
-        .map(info)
+        .map(|c| (info(c), organizations.get(&c.organization_id).cloned()))
         .collect())
 }
 
@@ -187,13 +227,10 @@ pub async fn revoke(db: &DatabaseConnection, id: Uuid) -> AppResult<ClientInfo> 
 /// Checks a client's credentials; `None` for an unknown, revoked or wrong one.
 pub async fn authenticate(
     db: &DatabaseConnection,
-    client_id: &str,
+    client_id: Uuid,
     secret: &str,
 ) -> AppResult<Option<ClientInfo>> {
-    let model = match Uuid::parse_str(client_id) {
-        Ok(id) => api_client::Entity::find_by_id(id).one(db).await?,
-        Err(_) => None,
-    };
+    let model = api_client::Entity::find_by_id(client_id).one(db).await?;
     let model = model.filter(|m| m.revoked_at.is_none());
     let ok = verify_secret(
         secret.to_owned(),

@@ -4,8 +4,10 @@
 //! invites them); only administrators change it.
 
 use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, Select, Set,
 };
 use uuid::Uuid;
 
@@ -14,9 +16,9 @@ use super::pagination::{
     parse_text, parse_timestamp, timestamp_text,
 };
 use super::{Patch, ServiceContext, audit, search};
-use crate::domain::{BoundedText, CountryCode, EmailAddress, OrganizationKind, WebUrl};
+use crate::domain::{CountryCode, EmailAddress, Name, OrganizationKind, WebUrl, parse_optional};
 use crate::entity::organization::{ActiveModel, Column, Entity, Model};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ExistingRecord, InputErrors};
 
 const NAME_MAX: usize = 200;
 const ACRONYM_MAX: usize = 30;
@@ -77,14 +79,89 @@ fn require_admin(cx: &ServiceContext) -> AppResult<()> {
     }
 }
 
-fn duplicate_name_error(name: &str, country: Option<&str>) -> AppError {
-    match country {
-        Some(country) => AppError::conflict(format!(
-            "an organization named `{name}` already exists in {country}"
-        )),
-        None => AppError::conflict(format!(
-            "an international organization named `{name}` already exists"
-        )),
+/// The organization that a new or changed entry would duplicate: the same name
+/// in the same country (international bodies among themselves), or the same
+/// acronym, both case-insensitively; `except` is the entry being changed.
+async fn duplicate_of<C: ConnectionTrait>(
+    db: &C,
+    except: Option<Uuid>,
+    name: &str,
+    country_code: Option<&str>,
+    acronym: Option<&str>,
+) -> AppResult<Option<AppError>> {
+    let lower = |column: Column| Expr::expr(Func::lower(Expr::col((Entity, column))));
+    let same_name = Condition::all()
+        .add(
+            Expr::expr(Func::coalesce([
+                Expr::col((Entity, Column::CountryCode)),
+                Expr::val(""),
+            ]))
+            .eq(country_code.unwrap_or("")),
+        )
+        .add(lower(Column::Name).eq(Expr::expr(Func::lower(Expr::val(name)))));
+    let mut clash = Condition::any().add(same_name);
+    if let Some(acronym) = acronym {
+        clash = clash.add(lower(Column::Acronym).eq(Expr::expr(Func::lower(Expr::val(acronym)))));
+    }
+    let mut query = Entity::find().filter(clash);
+    if let Some(id) = except {
+        query = query.filter(Column::Id.ne(id));
+    }
+    let Some(existing) = query.one(db).await? else {
+        return Ok(None);
+    };
+    let record = ExistingRecord {
+        type_name: "Organization",
+        id: existing.id,
+    };
+    let same_acronym = match (acronym, existing.acronym.as_deref()) {
+        (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),
+        _ => false,
+    };
+    let message = if same_acronym {
+        format!(
+            "the acronym `{}` is already used by `{}`",
+            existing.acronym.as_deref().unwrap_or_default(),
+            existing.name
+        )
+    } else {
+        match country_code {
+            Some(country) => {
+                format!("an organization named `{name}` already exists in {country}")
+            }
+            None => format!("an international organization named `{name}` already exists"),
+        }
+    };
+    Ok(Some(AppError::duplicate(message, record)))
+}
+
+/// Maps a failed write: a unique-constraint race (another request created the
+/// duplicate after our check) becomes the same CONFLICT the check gives.
+async fn duplicate_after_write(
+    cx: &ServiceContext,
+    err: sea_orm::DbErr,
+    except: Option<Uuid>,
+    valid: &ValidOrganization,
+) -> AppError {
+    let is_unique = matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    );
+    if !is_unique {
+        return AppError::from_write(err, || AppError::conflict("the organization changed"));
+    }
+    match duplicate_of(
+        &cx.db,
+        except,
+        &valid.name,
+        valid.country_code.as_deref(),
+        valid.acronym.as_deref(),
+    )
+    .await
+    {
+        Ok(Some(duplicate)) => duplicate,
+        Ok(None) => AppError::conflict("a duplicate organization was created concurrently; retry"),
+        Err(err) => err,
     }
 }
 
@@ -182,17 +259,6 @@ struct ValidOrganization {
     contact_email: Option<String>,
 }
 
-fn validate_optional<T>(
-    raw: Option<&str>,
-    parse: impl Fn(&str) -> AppResult<T>,
-    into: impl Fn(T) -> String,
-) -> AppResult<Option<String>> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) => parse(text).map(|v| Some(into(v))),
-    }
-}
-
 fn validate(
     kind: OrganizationKind,
     name: &str,
@@ -202,28 +268,49 @@ fn validate(
     website: Option<&str>,
     contact_email: Option<&str>,
 ) -> AppResult<ValidOrganization> {
-    let country_code = validate_optional(
-        country_code,
-        |c| CountryCode::parse(c, "countryCode"),
-        CountryCode::into_inner,
-    )?;
-    if kind == OrganizationKind::ElectionManagementBody && country_code.is_none() {
-        return Err(AppError::invalid(
+    let mut errors = InputErrors::default();
+    let country_code = parse_optional(country_code, |c| {
+        CountryCode::parse(c, "countryCode").map(CountryCode::into_inner)
+    });
+    let country_refused = country_code.is_err();
+    let country_code = errors.check(country_code).flatten();
+    if kind == OrganizationKind::ElectionManagementBody
+        && country_code.is_none()
+        && !country_refused
+    {
+        errors.add(
             "countryCode",
             "an election management body needs the country it serves",
-        ));
+        );
     }
+    let name = errors.check(Name::parse(name, "name", NAME_MAX));
+    let local_name = errors
+        .check(Name::parse_optional(local_name, "localName", NAME_MAX))
+        .flatten();
+    let acronym = errors
+        .check(Name::parse_optional(acronym, "acronym", ACRONYM_MAX))
+        .flatten();
+    let website = errors
+        .check(parse_optional(website, |w| {
+            WebUrl::parse(w, "website").map(WebUrl::into_inner)
+        }))
+        .flatten();
+    let contact_email = errors
+        .check(parse_optional(contact_email, |e| {
+            EmailAddress::parse(e, "contactEmail").map(EmailAddress::into_inner)
+        }))
+        .flatten();
+    let Some(name) = name else {
+        return Err(errors.fail());
+    };
+    errors.finish()?;
     Ok(ValidOrganization {
-        name: BoundedText::parse(name, "name", NAME_MAX)?.into_inner(),
-        local_name: BoundedText::parse_optional(local_name, "localName", NAME_MAX)?,
-        acronym: BoundedText::parse_optional(acronym, "acronym", ACRONYM_MAX)?,
+        name: name.into_inner(),
+        local_name,
+        acronym,
         country_code,
-        website: validate_optional(website, |w| WebUrl::parse(w, "website"), WebUrl::into_inner)?,
-        contact_email: validate_optional(
-            contact_email,
-            |e| EmailAddress::parse(e, "contactEmail"),
-            EmailAddress::into_inner,
-        )?,
+        website,
+        contact_email,
     })
 }
 
@@ -242,27 +329,40 @@ pub async fn create(cx: &ServiceContext, input: NewOrganization) -> AppResult<Mo
     )?;
     let now = Utc::now();
     let txn = cx.begin_write().await?;
-    let created = ActiveModel {
+    if let Some(duplicate) = duplicate_of(
+        &txn,
+        None,
+        &valid.name,
+        valid.country_code.as_deref(),
+        valid.acronym.as_deref(),
+    )
+    .await?
+    {
+        return Err(duplicate);
+    }
+    let inserted = ActiveModel {
         id: Set(Uuid::now_v7()),
         kind: Set(input.kind),
         name: Set(valid.name.clone()),
-        local_name: Set(valid.local_name),
-        acronym: Set(valid.acronym),
+        local_name: Set(valid.local_name.clone()),
+        acronym: Set(valid.acronym.clone()),
         country_code: Set(valid.country_code.clone()),
-        website: Set(valid.website),
-        contact_email: Set(valid.contact_email),
+        website: Set(valid.website.clone()),
+        contact_email: Set(valid.contact_email.clone()),
         aweb_member: Set(input.aweb_member),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(&txn)
-    .await
-    .map_err(|e| {
-        AppError::from_write(e, || {
-            duplicate_name_error(&valid.name, valid.country_code.as_deref())
-        })
-    })?;
+    .await;
+    let created = match inserted {
+        Ok(created) => created,
+        Err(err) => {
+            drop(txn);
+            return Err(duplicate_after_write(cx, err, None, &valid).await);
+        }
+    };
     audit::record(
         &txn,
         cx,
@@ -312,27 +412,40 @@ pub async fn update(
         pick(&changes.contact_email, &current.contact_email).as_deref(),
     )?;
 
+    if let Some(duplicate) = duplicate_of(
+        &txn,
+        Some(id),
+        &valid.name,
+        valid.country_code.as_deref(),
+        valid.acronym.as_deref(),
+    )
+    .await?
+    {
+        return Err(duplicate);
+    }
     let mut active: ActiveModel = current.clone().into();
     active.kind = Set(kind);
     active.name = Set(valid.name.clone());
-    active.local_name = Set(valid.local_name);
-    active.acronym = Set(valid.acronym);
+    active.local_name = Set(valid.local_name.clone());
+    active.acronym = Set(valid.acronym.clone());
     active.country_code = Set(valid.country_code.clone());
-    active.website = Set(valid.website);
-    active.contact_email = Set(valid.contact_email);
+    active.website = Set(valid.website.clone());
+    active.contact_email = Set(valid.contact_email.clone());
     active.aweb_member = Set(changes.aweb_member.unwrap_or(current.aweb_member));
     active.version = Set(current.version + 1);
     active.updated_at = Set(Utc::now());
-    let updated = Entity::update(active)
+    let written = Entity::update(active)
         .validate()?
         .filter(Column::Version.eq(current.version))
         .exec(&txn)
-        .await
-        .map_err(|e| {
-            AppError::from_write(e, || {
-                duplicate_name_error(&valid.name, valid.country_code.as_deref())
-            })
-        })?;
+        .await;
+    let updated = match written {
+        Ok(updated) => updated,
+        Err(err) => {
+            drop(txn);
+            return Err(duplicate_after_write(cx, err, Some(id), &valid).await);
+        }
+    };
     audit::record(
         &txn,
         cx,

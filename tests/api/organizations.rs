@@ -109,6 +109,74 @@ async fn names_are_unique_per_country_ignoring_case() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acronyms_are_unique_ignoring_case_and_a_duplicate_names_the_existing_record() {
+    each_backend(|app| async move {
+        let created = app
+            .gql(
+                Some(&app.admin_token),
+                CREATE,
+                json!({ "input": { "kind": "ELECTION_MANAGEMENT_BODY", "name": "National Election Commission",
+                    "acronym": "NEC", "countryCode": "KR" } }),
+            )
+            .await;
+        let nec = created.data()["createOrganization"]["organization"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = app.count_rows("organizations").await;
+
+        // Another organization may not take the acronym, in any case.
+        let same_acronym = app
+            .gql(
+                Some(&app.admin_token),
+                CREATE,
+                json!({ "input": { "kind": "ELECTION_MANAGEMENT_BODY", "name": "National Electoral Council",
+                    "acronym": "nec", "countryCode": "VE" } }),
+            )
+            .await;
+        assert_eq!(same_acronym.error_code(), "CONFLICT");
+        assert_eq!(
+            same_acronym.body["errors"][0]["extensions"]["existingId"],
+            nec.as_str()
+        );
+        // A duplicate name says who it duplicates too.
+        let same_name = app
+            .gql(
+                Some(&app.admin_token),
+                CREATE,
+                json!({ "input": { "kind": "ELECTION_MANAGEMENT_BODY", "name": "national election commission",
+                    "countryCode": "KR" } }),
+            )
+            .await;
+        assert_eq!(same_name.error_code(), "CONFLICT");
+        assert_eq!(
+            same_name.body["errors"][0]["extensions"]["existingId"],
+            nec.as_str()
+        );
+        assert_eq!(app.count_rows("organizations").await, before);
+
+        // Renaming another organization onto the acronym is refused the same way.
+        let (other, _) = app.create_org("Electoral Commission", Some("GB")).await;
+        let update = app
+            .gql(
+                Some(&app.admin_token),
+                "mutation($input: UpdateOrganizationInput!) { updateOrganization(input: $input) { organization { acronym } } }",
+                json!({ "input": { "id": other, "acronym": "Nec" } }),
+            )
+            .await;
+        assert_eq!(update.error_code(), "CONFLICT");
+        assert_eq!(update.body["errors"][0]["extensions"]["existingId"], nec.as_str());
+
+        // The CLI's lookup finds the one organization whatever the case.
+        let found = embhub::service::clients::find_organization(&app.db, "nec")
+            .await
+            .expect("the acronym names one organization");
+        assert_eq!(found.name, "National Election Commission");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_are_guarded_by_the_expected_version() {
     each_backend(|app| async move {
         let (id, _) = app.create_org("Electoral Commission", Some("GB")).await;
