@@ -1,10 +1,15 @@
-//! `embhub seed --demo`: the world of the NEC's 2017 international events.
+//! `embhub seed --demo`: the world of the NEC's 2017 international events,
+//! replayed in the coming year.
+//!
+//! The story is 2017's (see `shared/seed/`), but its dates are moved to next year:
+//! nothing can be answered, applied to or registered for an event that has ended,
+//! so a demo set in the past would leave a new user nothing to try.
 //!
 //! Idempotent: records are matched by their natural keys (organization name and
 //! country, event host and title) and only missing ones are added; API clients are
 //! created only on the first run, since their secrets can be shown only once.
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
     TransactionTrait,
@@ -142,8 +147,18 @@ async fn ensure_event(
     Ok((created, true))
 }
 
+/// The year the source story took place in.
+const STORY_YEAR: i32 = 2017;
+
+/// The year the demo replays the story in: the next one, so every event lies ahead.
+pub fn demo_year() -> i32 {
+    Utc::now().year() + 1
+}
+
+/// A date of the 2017 story (`y` is the story's year), moved to [`demo_year`].
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).expect("demo dates are valid calendar dates")
+    NaiveDate::from_ymd_opt(y - STORY_YEAR + demo_year(), m, d)
+        .expect("demo dates are valid calendar dates (none falls on 29 February)")
 }
 
 /// A demo client and what it is for.
@@ -310,10 +325,14 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
     )
     .await?;
 
+    let year = demo_year();
+    let evp_title = format!("{year} Election Visitor Program for the 19th Presidential Election");
+    let forum_title = format!("{year} Seoul International Forum on Elections");
+    let seminar_title = format!("{year} Seminar for the Improvement of Election Laws and Systems");
     let (evp, evp_new) = ensure_event(db, EventSeed {
         kind: EventKind::ElectionVisitorProgram,
         host: nec.id,
-        title: "2017 Election Visitor Program for the 19th Presidential Election",
+        title: &evp_title,
         description: "A week of briefings, early-voting and election-day observation, counting, mock voting and a cultural day, co-hosted with A-WEB.",
         election: Some(("19th Presidential Election", date(2017, 5, 9))),
         city: "Seoul",
@@ -348,7 +367,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
     let (forum, _) = ensure_event(db, EventSeed {
         kind: EventKind::Forum,
         host: nec.id,
-        title: "2017 Seoul International Forum on Elections",
+        title: &forum_title,
         description: "One day, three sessions on election management trends, with speakers from A-WEB, International IDEA, IFES and other EMBs.",
         election: None,
         city: "Seoul",
@@ -363,7 +382,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
     let (seminar, _) = ensure_event(db, EventSeed {
         kind: EventKind::Seminar,
         host: nec.id,
-        title: "2017 Seminar for the Improvement of Election Laws and Systems",
+        title: &seminar_title,
         description: "A week of delegation presentations and discussion on topics the participants pick, with by-election observation. Co-hosted with KOICA; delegates are funded.",
         election: None,
         city: "Gwacheon",
@@ -505,7 +524,7 @@ fn seed_error(err: crate::error::AppError) -> anyhow::Error {
 }
 
 /// Agendas, invitations in every state, a delegation with its members and an
-/// application: the 2017 events as they stood in the spring.
+/// application: the events as they stood in the spring of the story.
 async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Result<()> {
     use SessionKind::*;
     let host = acting_as(db, w.nec, Role::Coordinator);
@@ -639,9 +658,11 @@ async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Res
     invitations::respond(
         &uz,
         invitation_of(w.cec_uz)?,
-        true,
-        Some("We will attend.".to_owned()),
-        None,
+        invitations::Answer {
+            accept: true,
+            note: Some("We will attend.".to_owned()),
+            ..Default::default()
+        },
     )
     .await
     .map_err(seed_error)?;
@@ -710,9 +731,11 @@ async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Res
     invitations::respond(
         &br,
         invitation_of(w.tse)?,
-        false,
-        Some("Our own elections fall in the same week.".to_owned()),
-        None,
+        invitations::Answer {
+            accept: false,
+            note: Some("Our own elections fall in the same week.".to_owned()),
+            ..Default::default()
+        },
     )
     .await
     .map_err(seed_error)?;
@@ -725,10 +748,15 @@ async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Res
     .await
     .map_err(seed_error)?;
     // The USA did not answer in time (a state only the passing of time reaches).
+    let lapsed = Utc::now() - chrono::Duration::days(1);
     crate::entity::invitation::Entity::update_many()
         .col_expr(
             crate::entity::invitation::Column::RespondBy,
-            Expr::value(Some(at(2017, 4, 20, 0))),
+            Expr::value(Some(lapsed)),
+        )
+        .col_expr(
+            crate::entity::invitation::Column::ExpiresAt,
+            Expr::value(Some(lapsed)),
         )
         .col_expr(
             crate::entity::invitation::Column::Status,
@@ -744,13 +772,16 @@ async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Res
         funded_seats: 1,
         funding_covers: vec![FundingItem::Airfare, FundingItem::Accommodation],
         respond_by: None,
-        message: Some("We would be honoured to have you speak at SIFE 2017.".to_owned()),
+        message: Some(format!(
+            "We would be honoured to have you speak at SIFE {}.",
+            demo_year()
+        )),
     };
     invitations::invite(&host, w.forum.id, &[w.idea.id, w.ifes.id], speakers, false)
         .await
         .map_err(seed_error)?;
 
-    // Bosnia and Herzegovina applies to the seminar (before its 2017 deadline).
+    // Bosnia and Herzegovina applies to the seminar (before its deadline).
     let now = Utc::now();
     crate::entity::application::ActiveModel {
         id: Set(Uuid::now_v7()),

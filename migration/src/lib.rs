@@ -17,6 +17,9 @@ mod m20261128_000007_presentations;
 mod m20261128_000008_audit_entries;
 mod m20261128_000009_api_clients;
 mod m20261128_000010_webhooks;
+mod m20261128_000011_unique_acronyms;
+mod m20261128_000012_invitation_answers;
+mod m20261128_000013_one_head_per_delegation;
 
 /// Applies or rolls back embhub's migrations, in order.
 pub struct Migrator;
@@ -35,6 +38,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_audit_entries::Migration),
             Box::new(m20261128_000009_api_clients::Migration),
             Box::new(m20261128_000010_webhooks::Migration),
+            Box::new(m20261128_000011_unique_acronyms::Migration),
+            Box::new(m20261128_000012_invitation_answers::Migration),
+            Box::new(m20261128_000013_one_head_per_delegation::Migration),
         ]
     }
 }

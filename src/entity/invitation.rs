@@ -20,6 +20,11 @@ pub struct Model {
     pub sent_at: Option<DateTimeUtc>,
     pub responded_at: Option<DateTimeUtc>,
     pub response_note: Option<String>,
+    /// Seats the invitee took when accepting (at most the seats offered).
+    pub seats_accepted: Option<i32>,
+    /// When a SENT invitation stops being answerable: its respond-by or the end
+    /// of the event, whichever is first (kept in step with the event's dates).
+    pub expires_at: Option<DateTimeUtc>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -60,7 +60,7 @@ impl Delegation {
     async fn status(&self) -> DelegationStatus {
         self.0.status
     }
-    /// The head of delegation.
+    /// The head of delegation: the one participant with the role HEAD.
     async fn head(&self, ctx: &Context<'_>) -> Result<Option<Participant>> {
         let Some(head) = self.0.head_participant_id else {
             return Ok(None);
@@ -213,7 +213,8 @@ pub struct UpdateDelegationInput {
     id: ID,
     /// The version you read.
     expected_version: Option<i32>,
-    /// The head of delegation (a member of it).
+    /// The head of delegation (a member of it): it gets the role HEAD and the
+    /// previous head becomes a MEMBER; `null` leaves the delegation without a head.
     head_participant_id: MaybeUndefined<ID>,
     /// Arrival.
     arrival_at: MaybeUndefined<DateTime<Utc>>,
@@ -243,7 +244,8 @@ pub struct AddParticipantInput {
     local_name: Option<String>,
     /// Job title.
     position: Option<String>,
-    /// Part in the delegation (default MEMBER).
+    /// Part in the delegation (default MEMBER). HEAD makes this member the
+    /// delegation's head; a delegation has at most one.
     #[graphql(default_with = "ParticipantRole::Member")]
     role: ParticipantRole,
     /// E-mail address.
@@ -279,7 +281,8 @@ pub struct UpdateParticipantInput {
     local_name: MaybeUndefined<String>,
     /// New job title.
     position: MaybeUndefined<String>,
-    /// New role.
+    /// New role. HEAD makes this member the delegation's head (when it has none);
+    /// leaving HEAD leaves the delegation without one.
     role: Option<ParticipantRole>,
     /// New e-mail address.
     email: MaybeUndefined<String>,
@@ -380,6 +383,7 @@ pub struct DelegationMutation;
 #[Object]
 impl DelegationMutation {
     /// Changes the head, travel dates or notes (the delegation's organization).
+    /// Naming a head moves the role HEAD to that member.
     async fn update_delegation(
         &self,
         ctx: &Context<'_>,

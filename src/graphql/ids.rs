@@ -66,6 +66,12 @@ pub fn encode(node_type: NodeType, id: Uuid) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{}", node_type.name(), id)))
 }
 
+/// The global id of a record of the GraphQL type `type_name` (for errors that
+/// name a record: they are made outside the schema's types).
+pub fn encode_named(type_name: &str, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{type_name}:{id}"))
+}
+
 /// Decodes any global id; `field` names the input for errors.
 pub fn decode_any(raw: &str, field: &str) -> Result<(NodeType, Uuid), AppError> {
     let invalid = || AppError::invalid(field, "not a valid id");

@@ -45,7 +45,8 @@ impl Invitation {
                 .map(Organization),
         )
     }
-    /// Where the invitation stands; SENT past its respond-by reads as EXPIRED.
+    /// Where the invitation stands; SENT past its respond-by, or once the event
+    /// has ended, reads as EXPIRED.
     async fn status(&self) -> InvitationStatus {
         self.0.status
     }
@@ -56,6 +57,16 @@ impl Invitation {
     /// How many of the seats the host funds.
     async fn funded_seats(&self) -> i32 {
         self.0.funded_seats
+    }
+    /// Seats the invitee took when accepting (at most the seats offered); null
+    /// until accepted. The delegation's members are limited to it.
+    async fn seats_accepted(&self) -> Option<i32> {
+        self.0.seats_accepted
+    }
+    /// Funded seats the delegation may use: the funded seats, capped at the seats
+    /// accepted once the invitation is accepted.
+    async fn funded_seats_available(&self) -> i32 {
+        invitations::seat_limits(&self.0).1
     }
     /// What the funding covers.
     async fn funding_covers(&self) -> Vec<FundingItem> {
@@ -176,6 +187,10 @@ pub struct RespondToInvitationInput {
     id: ID,
     /// True to accept, false to decline.
     accept: bool,
+    /// When accepting: how many of the offered seats the organization takes (at
+    /// least 1, at most the seats offered; default all). Funded seats are capped
+    /// to it.
+    seats_accepted: Option<i32>,
     /// A note for the host.
     note: Option<String>,
     /// The version you read.
@@ -301,7 +316,8 @@ impl InvitationMutation {
     }
 
     /// Accepts or declines an invitation (the invited organization's PARTNER or
-    /// COORDINATOR), while SENT and before its respond-by. Accepting creates the
+    /// COORDINATOR), while SENT, before its respond-by and before the event ends.
+    /// Accepting (all offered seats, or `seatsAccepted` of them) creates the
     /// delegation. The same answer twice returns the first result.
     async fn respond_to_invitation(
         &self,
@@ -312,9 +328,12 @@ impl InvitationMutation {
         let invitation = invitations::respond(
             service(ctx)?,
             id,
-            input.accept,
-            input.note,
-            input.expected_version,
+            invitations::Answer {
+                accept: input.accept,
+                seats_accepted: input.seats_accepted,
+                note: input.note,
+                expected_version: input.expected_version,
+            },
         )
         .await?;
         Ok(RespondToInvitationPayload {

@@ -10,7 +10,9 @@ mod connection;
 mod context;
 mod delegation;
 mod event;
+mod field_errors;
 mod ids;
+mod input_text;
 mod invitation;
 pub mod limits;
 pub mod loaders;
@@ -37,6 +39,11 @@ use invitation::{Invitation, InvitationMutation, InvitationQuery};
 use organization::{Organization, OrganizationMutation, OrganizationQuery};
 use presentation::{Presentation, PresentationMutation};
 use session::{Session, SessionMutation};
+
+/// The global id of a record of GraphQL type `type_name`.
+pub fn global_id(type_name: &str, id: uuid::Uuid) -> String {
+    ids::encode_named(type_name, id)
+}
 
 /// An object with a global id, fetchable with `node(id:)`.
 #[derive(Interface)]
@@ -170,7 +177,8 @@ pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
     )
     .limit_recursive_depth(32)
     .data(analyzer.clone())
-    .extension(limits::LimitsExtension(analyzer));
+    .extension(limits::LimitsExtension(analyzer))
+    .extension(field_errors::FieldErrorsExtension);
     if options.production {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -14,10 +14,12 @@ use super::invitations::{self, Offer, funding_items};
 use super::lists::{self, ParticipationFilter};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, access, audit, delegations, events};
-use crate::domain::{ApplicationStatus, BoundedText, EventStatus, FundingItem, ParticipationMode};
+use crate::domain::{
+    ApplicationStatus, BoundedText, EventStatus, FundingItem, Name, ParticipationMode,
+};
 use crate::entity::application::{ActiveModel, Column, Entity, Model};
 use crate::entity::event;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, InputErrors};
 
 const TEXT_MAX: usize = 10_000;
 const TOPIC_MAX: usize = 300;
@@ -141,28 +143,39 @@ async fn record(
 }
 
 fn validate(input: &NewApplication) -> AppResult<(String, Vec<String>)> {
-    let motivation = BoundedText::parse(&input.motivation, "motivation", TEXT_MAX)?.into_inner();
+    let mut errors = InputErrors::default();
+    let motivation = errors.check(BoundedText::parse(
+        &input.motivation,
+        "motivation",
+        TEXT_MAX,
+    ));
     if !(1..=MAX_SEATS).contains(&input.seats_requested) {
-        return Err(AppError::invalid(
+        errors.add(
             "seatsRequested",
             format!("must be between 1 and {MAX_SEATS}"),
-        ));
+        );
     }
     if input.proposed_topics.len() > MAX_TOPICS {
-        return Err(AppError::invalid(
-            "proposedTopics",
-            format!("at most {MAX_TOPICS} topics"),
-        ));
+        errors.add("proposedTopics", format!("at most {MAX_TOPICS} topics"));
     }
-    let topics = input
+    let topics: Vec<String> = input
         .proposed_topics
         .iter()
-        .map(|t| BoundedText::parse(t, "proposedTopics", TOPIC_MAX).map(BoundedText::into_inner))
-        .collect::<AppResult<Vec<_>>>()?;
-    Ok((motivation, topics))
+        .filter_map(|t| {
+            errors
+                .check(Name::parse(t, "proposedTopics", TOPIC_MAX))
+                .map(Name::into_inner)
+        })
+        .collect();
+    let Some(motivation) = motivation else {
+        return Err(errors.fail());
+    };
+    errors.finish()?;
+    Ok((motivation.into_inner(), topics))
 }
 
 fn ensure_open(event: &event::Model) -> AppResult<()> {
+    events::ensure_not_over(event, Utc::now())?;
     if event.participation_mode != ParticipationMode::ApplicationsOpen {
         return Err(AppError::conflict(
             "this event takes participants by invitation only",
@@ -201,7 +214,9 @@ pub async fn apply(cx: &ServiceContext, event_id: Uuid, input: NewApplication) -
         ));
     }
     ensure_open(&event)?;
-    if invitations::exists_for(&txn, event_id, organization_id).await? {
+    // A host's DRAFT does not exist for the invitee: it may apply, and accepting
+    // the application turns the draft into its accepted invitation.
+    if invitations::visible_to_invitee_exists(&txn, event_id, organization_id).await? {
         return Err(AppError::conflict(
             "your organization is already invited to this event: answer the invitation",
         ));
@@ -368,10 +383,13 @@ pub async fn decide(cx: &ServiceContext, id: Uuid, decision: Decision) -> AppRes
             message: None,
         };
         invitations::validate_offer(&offer, &event)?;
-        let invitation =
-            invitations::create_accepted(&txn, cx, event.id, current.organization_id, &offer)
+        events::ensure_not_over(&event, Utc::now())?;
+        let (invitation, needs_delegation) =
+            invitations::accept_application(&txn, cx, &event, current.organization_id, &offer)
                 .await?;
-        delegations::create_for(&txn, cx, &invitation).await?;
+        if needs_delegation {
+            delegations::create_for(&txn, cx, &invitation).await?;
+        }
         active.invitation_id = Set(Some(invitation.id));
     }
     let updated = super::save_versioned(

@@ -15,10 +15,10 @@ use uuid::Uuid;
 use super::lists::{self, ParticipationFilter};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{Patch, ServiceContext, access, audit};
-use crate::domain::{BoundedText, DelegationStatus};
+use crate::domain::{BoundedText, DelegationStatus, plausible_instant_opt};
 use crate::entity::delegation::{ActiveModel, Column, Entity, Model};
 use crate::entity::{invitation, participant};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, InputErrors};
 
 const NOTES_MAX: usize = 10_000;
 pub(crate) const NOT_FOUND: AppError = AppError::NotFound {
@@ -242,38 +242,37 @@ pub(crate) async fn load_for_owner(
     Ok(delegation)
 }
 
-/// Changes the head, travel dates or notes (the delegation's organization).
+/// Changes the head, travel dates or notes (the delegation's organization). A new
+/// head gets the role HEAD and the previous head becomes a MEMBER, so the roles
+/// and `head` always agree.
 pub async fn update(cx: &ServiceContext, id: Uuid, changes: DelegationChanges) -> AppResult<Model> {
+    let mut errors = InputErrors::default();
     let notes = match changes.notes {
-        Some(Some(text)) => Some(BoundedText::parse_optional(
-            Some(&text),
-            "notes",
-            NOTES_MAX,
-        )?),
+        Some(Some(text)) => {
+            errors.check(BoundedText::parse_optional(Some(&text), "notes", NOTES_MAX))
+        }
         other => other,
     };
+    let arrival_change = changes
+        .arrival_at
+        .map(|a| errors.check(plausible_instant_opt(a, "arrivalAt")));
+    let departure_change = changes
+        .departure_at
+        .map(|d| errors.check(plausible_instant_opt(d, "departureAt")));
+    errors.finish()?;
     let txn = cx.begin_write().await?;
     lock(&txn, id).await?;
     let current = load_for_owner(&txn, cx, id).await?;
     super::check_version(changes.expected_version, current.version)?;
     let mut active: ActiveModel = current.clone().into();
-    if let Some(head) = changes.head_participant_id {
-        if let Some(head) = head {
-            let member = participant::Entity::find_by_id(head)
-                .one(&txn)
-                .await?
-                .filter(|p| p.delegation_id == id);
-            if member.is_none() {
-                return Err(AppError::invalid(
-                    "headParticipantId",
-                    "the head must be a member of this delegation",
-                ));
-            }
-        }
+    if let Some(head) = changes.head_participant_id
+        && head != current.head_participant_id
+    {
+        super::participants::make_head(&txn, cx, id, head).await?;
         active.head_participant_id = Set(head);
     }
-    let arrival = changes.arrival_at.unwrap_or(current.arrival_at);
-    let departure = changes.departure_at.unwrap_or(current.departure_at);
+    let arrival = arrival_change.flatten().unwrap_or(current.arrival_at);
+    let departure = departure_change.flatten().unwrap_or(current.departure_at);
     if let (Some(a), Some(d)) = (arrival, departure)
         && d < a
     {

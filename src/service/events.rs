@@ -20,12 +20,13 @@ use super::pagination::{
 use super::{Patch, ServiceContext, audit, search};
 use crate::auth::Role;
 use crate::domain::{
-    BoundedText, CountryCode, DateRange, DateStatus, EventKind, EventStatus, ParticipationMode,
-    TimeZoneName, non_negative,
+    BoundedText, CountryCode, DateRange, DateStatus, EventKind, EventStatus, Name,
+    ParticipationMode, TimeZoneName, capacity, parse_optional, plausible_date, plausible_date_opt,
+    plausible_instant_opt,
 };
 use crate::entity::event::{ActiveModel, Column, Entity, Model};
 use crate::entity::{event_co_host, event_date_change, organization};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, InputErrors};
 
 const TITLE_MAX: usize = 300;
 const TEXT_MAX: usize = 10_000;
@@ -137,6 +138,39 @@ pub(crate) fn visible_ids(cx: &ServiceContext) -> sea_orm::sea_query::SelectStat
 }
 
 const NOT_FOUND: AppError = AppError::NotFound { entity: "event" };
+
+/// The first moment after the event's last day in its own time zone: from then on
+/// the event has ended (UTC when the stored zone is somehow unknown).
+pub fn ends_at(event: &Model) -> DateTime<Utc> {
+    let next_day = event
+        .end_date
+        .checked_add_days(chrono::Days::new(1))
+        .unwrap_or(event.end_date)
+        .and_time(chrono::NaiveTime::MIN);
+    match event.time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => chrono::TimeZone::from_local_datetime(&tz, &next_day)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| next_day.and_utc()),
+        Err(_) => next_day.and_utc(),
+    }
+}
+
+/// Refuses participation changes (answers, applications, new members) once the
+/// event is over: ended, completed or cancelled.
+pub(crate) fn ensure_not_over(event: &Model, now: DateTime<Utc>) -> AppResult<()> {
+    match event.status {
+        EventStatus::Cancelled | EventStatus::Completed => Err(AppError::conflict(format!(
+            "the event is {} and takes no more participation",
+            event.status.to_value()
+        ))),
+        _ if now >= ends_at(event) => Err(AppError::conflict(format!(
+            "the event ended on {}: it takes no more participation",
+            event.end_date
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// Reads one event the caller may see.
 pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
@@ -311,75 +345,112 @@ async fn validate<C: ConnectionTrait>(
     event_id: Option<Uuid>,
     fields: EventFields,
 ) -> AppResult<EventFields> {
-    let dates = DateRange::new(fields.start_date, fields.end_date, "endDate")?;
-    if let Some(deadline) = fields.application_deadline {
+    let mut errors = InputErrors::default();
+    let start_date = errors.check(plausible_date(fields.start_date, "startDate"));
+    let end_date = errors.check(plausible_date(fields.end_date, "endDate"));
+    let dates = match (start_date, end_date) {
+        (Some(start), Some(end)) => errors.check(DateRange::new(start, end, "endDate")),
+        _ => None,
+    };
+    let application_deadline = errors.check(plausible_instant_opt(
+        fields.application_deadline,
+        "applicationDeadline",
+    ));
+    if let (Some(dates), Some(Some(deadline))) = (dates, application_deadline) {
         let last_day = dates.end().and_hms_opt(23, 59, 59).map(|t| t.and_utc());
         if last_day.is_some_and(|last| deadline > last) {
-            return Err(AppError::invalid(
+            errors.add(
                 "applicationDeadline",
                 "must not be after the event's last day",
-            ));
+            );
         }
     }
     if fields.participation_mode == ParticipationMode::ApplicationsOpen
         && fields.application_deadline.is_none()
     {
-        return Err(AppError::invalid(
+        errors.add(
             "applicationDeadline",
             "an event open to applications needs an application deadline",
-        ));
+        );
     }
     if let Some(other) = fields.held_alongside_event_id {
         if Some(other) == event_id {
-            return Err(AppError::invalid(
+            errors.add(
                 "heldAlongsideId",
                 "an event cannot be held alongside itself",
-            ));
-        }
-        let exists = visible_events(cx)
-            .filter(Column::Id.eq(other))
-            .one(db)
-            .await?;
-        match exists {
-            None => {
-                return Err(AppError::invalid("heldAlongsideId", "no such event"));
+            );
+        } else {
+            let exists = visible_events(cx)
+                .filter(Column::Id.eq(other))
+                .one(db)
+                .await?;
+            match exists {
+                None => errors.add("heldAlongsideId", "no such event"),
+                Some(o)
+                    if o.held_alongside_event_id.is_some()
+                        && o.held_alongside_event_id == event_id =>
+                {
+                    errors.add(
+                        "heldAlongsideId",
+                        "that event is already held alongside this one",
+                    );
+                }
+                Some(_) => {}
             }
-            Some(o)
-                if o.held_alongside_event_id.is_some() && o.held_alongside_event_id == event_id =>
-            {
-                return Err(AppError::invalid(
-                    "heldAlongsideId",
-                    "that event is already held alongside this one",
-                ));
-            }
-            Some(_) => {}
         }
     }
-    let text =
-        |v: Option<String>, field: &str, max| BoundedText::parse_optional(v.as_deref(), field, max);
+    let name = |errors: &mut InputErrors, v: Option<String>, field: &str, max| {
+        errors
+            .check(Name::parse_optional(v.as_deref(), field, max))
+            .flatten()
+    };
+    let title = errors.check(Name::parse(&fields.title, "title", TITLE_MAX));
+    let description = errors
+        .check(BoundedText::parse_optional(
+            fields.description.as_deref(),
+            "description",
+            TEXT_MAX,
+        ))
+        .flatten();
+    let election_name = name(&mut errors, fields.election_name, "electionName", NAME_MAX);
+    let election_date = errors
+        .check(plausible_date_opt(fields.election_date, "electionDate"))
+        .flatten();
+    let venue = name(&mut errors, fields.venue, "venue", NAME_MAX);
+    let city = name(&mut errors, fields.city, "city", NAME_MAX);
+    let country_code = errors
+        .check(parse_optional(fields.country_code.as_deref(), |c| {
+            CountryCode::parse(c, "countryCode").map(CountryCode::into_inner)
+        }))
+        .flatten();
+    let time_zone = errors.check(TimeZoneName::parse(&fields.time_zone, "timeZone"));
+    let max_delegations = errors
+        .check(capacity(fields.max_delegations, "maxDelegations"))
+        .flatten();
+    let max_participants = errors
+        .check(capacity(fields.max_participants, "maxParticipants"))
+        .flatten();
+    let (Some(dates), Some(title), Some(time_zone)) = (dates, title, time_zone) else {
+        return Err(errors.fail());
+    };
+    errors.finish()?;
     Ok(EventFields {
         kind: fields.kind,
-        title: BoundedText::parse(&fields.title, "title", TITLE_MAX)?.into_inner(),
-        description: text(fields.description, "description", TEXT_MAX)?,
-        election_name: text(fields.election_name, "electionName", NAME_MAX)?,
-        election_date: fields.election_date,
-        venue: text(fields.venue, "venue", NAME_MAX)?,
-        city: text(fields.city, "city", NAME_MAX)?,
-        country_code: fields
-            .country_code
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| CountryCode::parse(c, "countryCode").map(CountryCode::into_inner))
-            .transpose()?,
-        time_zone: TimeZoneName::parse(&fields.time_zone, "timeZone")?.into_inner(),
+        title: title.into_inner(),
+        description,
+        election_name,
+        election_date,
+        venue,
+        city,
+        country_code,
+        time_zone: time_zone.into_inner(),
         start_date: dates.start(),
         end_date: dates.end(),
         date_status: fields.date_status,
         participation_mode: fields.participation_mode,
         application_deadline: fields.application_deadline,
-        max_delegations: non_negative(fields.max_delegations, "maxDelegations")?,
-        max_participants: non_negative(fields.max_participants, "maxParticipants")?,
+        max_delegations,
+        max_participants,
         held_alongside_event_id: fields.held_alongside_event_id,
     })
 }
@@ -554,6 +625,9 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: EventChanges) -> App
     let mut active: ActiveModel = current.clone().into();
     apply(&mut active, f);
     let updated = save(&txn, &current, active).await?;
+    if ends_at(&updated) != ends_at(&current) {
+        super::invitations::follow_event_end(&txn, &updated).await?;
+    }
     audited(&txn, cx, "event.update", Some(&current), &updated).await?;
     txn.commit().await?;
     Ok(updated)
@@ -592,8 +666,17 @@ pub async fn publish(
 /// Moves an event's dates, keeping the old ones in its date history.
 #[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %id))]
 pub async fn reschedule(cx: &ServiceContext, id: Uuid, change: Reschedule) -> AppResult<Model> {
-    let reason = BoundedText::parse(&change.reason, "reason", TEXT_MAX)?.into_inner();
-    let dates = DateRange::new(change.start_date, change.end_date, "endDate")?;
+    let mut errors = InputErrors::default();
+    let reason = errors.check(BoundedText::parse(&change.reason, "reason", TEXT_MAX));
+    let start = errors.check(plausible_date(change.start_date, "startDate"));
+    let end = errors.check(plausible_date(change.end_date, "endDate"));
+    let dates = match (start, end) {
+        (Some(start), Some(end)) => errors.check(DateRange::new(start, end, "endDate")),
+        _ => None,
+    };
+    let (Some(reason), Some(dates)) = (reason.map(BoundedText::into_inner), dates) else {
+        return Err(errors.fail());
+    };
     let txn = cx.begin_write().await?;
     let current = load_for_host(&txn, cx, id).await?;
     super::check_version(change.expected_version, current.version)?;
@@ -630,6 +713,7 @@ pub async fn reschedule(cx: &ServiceContext, id: Uuid, change: Reschedule) -> Ap
         active.status = Set(EventStatus::Published);
     }
     let updated = save(&txn, &current, active).await?;
+    super::invitations::follow_event_end(&txn, &updated).await?;
     audited(&txn, cx, "event.reschedule", Some(&current), &updated).await?;
     txn.commit().await?;
     Ok(updated)

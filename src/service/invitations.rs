@@ -21,10 +21,12 @@ use super::access;
 use super::lists::{self, ParticipationFilter};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, audit, delegations, events};
-use crate::domain::{BoundedText, EventStatus, FundingItem, InvitationStatus};
+use crate::domain::{
+    BoundedText, EventStatus, FundingItem, InvitationStatus, plausible_instant_opt,
+};
 use crate::entity::invitation::{ActiveModel, Column, Entity, Model};
 use crate::entity::{event, organization};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, InputErrors};
 
 /// Most organizations one `inviteOrganizations` call takes.
 pub const MAX_BATCH: usize = 500;
@@ -63,13 +65,72 @@ fn funding_json(items: &[FundingItem]) -> serde_json::Value {
     serde_json::to_value(unique).unwrap_or_default()
 }
 
-/// The status as clients see it: a SENT invitation past its respond-by is EXPIRED
-/// even before the sweep writes it.
+/// Whether a SENT invitation can no longer be answered at `now`: its respond-by
+/// passed, or its event ended.
+fn lapsed(model: &Model, now: DateTime<Utc>) -> bool {
+    model.respond_by.is_some_and(|by| by < now) || model.expires_at.is_some_and(|at| at <= now)
+}
+
+/// The status as clients see it: a SENT invitation past its respond-by, or to an
+/// event that has ended, is EXPIRED even before the sweep writes it.
 pub fn effective(mut model: Model, now: DateTime<Utc>) -> Model {
-    if model.status == InvitationStatus::Sent && model.respond_by.is_some_and(|by| by < now) {
+    if model.status == InvitationStatus::Sent && lapsed(&model, now) {
         model.status = InvitationStatus::Expired;
     }
     model
+}
+
+/// When an invitation with `respond_by` to `event` stops being answerable.
+fn expiry(respond_by: Option<DateTime<Utc>>, event: &event::Model) -> DateTime<Utc> {
+    let end = events::ends_at(event);
+    respond_by.map_or(end, |by| Ord::min(by, end))
+}
+
+/// Keeps the invitations of `event` in step with its (new) end, inside `txn`.
+pub(crate) async fn follow_event_end(
+    txn: &DatabaseTransaction,
+    event: &event::Model,
+) -> AppResult<()> {
+    use sea_orm::sea_query::{CaseStatement, Expr};
+    let end = events::ends_at(event);
+    let expires_at = CaseStatement::new()
+        .case(
+            Condition::all()
+                .add(Column::RespondBy.is_not_null())
+                .add(Column::RespondBy.lt(end)),
+            Expr::col(Column::RespondBy),
+        )
+        .finally(Expr::value(end));
+    Entity::update_many()
+        .col_expr(Column::ExpiresAt, expires_at.into())
+        .filter(Column::EventId.eq(event.id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// SQL for "a SENT invitation that can no longer be answered at `now`" (see
+/// [`lapsed`]).
+fn lapsed_condition(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(Column::RespondBy.lt(now))
+        .add(Column::ExpiresAt.lte(now))
+}
+
+/// SQL for the opposite of [`lapsed_condition`], spelled out so NULLs (no
+/// respond-by) count as answerable rather than unknown.
+fn answerable_condition(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(
+            Condition::any()
+                .add(Column::RespondBy.is_null())
+                .add(Column::RespondBy.gte(now)),
+        )
+        .add(
+            Condition::any()
+                .add(Column::ExpiresAt.is_null())
+                .add(Column::ExpiresAt.gt(now)),
+        )
 }
 
 /// SQL for "has effective status `status`" at `now`.
@@ -77,17 +138,13 @@ fn status_condition(status: InvitationStatus, now: DateTime<Utc>) -> Condition {
     match status {
         InvitationStatus::Sent => Condition::all()
             .add(Column::Status.eq(InvitationStatus::Sent))
-            .add(
-                Condition::any()
-                    .add(Column::RespondBy.is_null())
-                    .add(Column::RespondBy.gte(now)),
-            ),
+            .add(answerable_condition(now)),
         InvitationStatus::Expired => Condition::any()
             .add(Column::Status.eq(InvitationStatus::Expired))
             .add(
                 Condition::all()
                     .add(Column::Status.eq(InvitationStatus::Sent))
-                    .add(Column::RespondBy.lt(now)),
+                    .add(lapsed_condition(now)),
             ),
         other => Condition::all().add(Column::Status.eq(other)),
     }
@@ -199,35 +256,40 @@ pub async fn count(cx: &ServiceContext, filter: &InvitationFilter) -> AppResult<
     Ok(filtered(cx, filter).count(&cx.db).await?)
 }
 
-pub(crate) fn validate_offer(offer: &Offer, event: &event::Model) -> AppResult<()> {
+/// Checks an offer's terms against the event; returns the cleaned message.
+pub(crate) fn validate_offer(offer: &Offer, event: &event::Model) -> AppResult<Option<String>> {
+    let mut errors = InputErrors::default();
+    let message = errors
+        .check(BoundedText::parse_optional(
+            offer.message.as_deref(),
+            "message",
+            MESSAGE_MAX,
+        ))
+        .flatten();
     if offer.seats_offered < 1 {
-        return Err(AppError::invalid("seatsOffered", "must be at least 1"));
+        errors.add("seatsOffered", "must be at least 1");
     }
     if offer.funded_seats < 0 {
-        return Err(AppError::invalid("fundedSeats", "must not be negative"));
-    }
-    if offer.funded_seats > offer.seats_offered {
-        return Err(AppError::invalid(
-            "fundedSeats",
-            "cannot exceed the seats offered",
-        ));
+        errors.add("fundedSeats", "must not be negative");
+    } else if offer.funded_seats > offer.seats_offered {
+        errors.add("fundedSeats", "cannot exceed the seats offered");
     }
     if offer.funded_seats > 0 && offer.funding_covers.is_empty() {
-        return Err(AppError::invalid(
+        errors.add(
             "fundingCovers",
             "say what the funding covers for funded seats",
-        ));
+        );
     }
-    if let Some(by) = offer.respond_by {
+    if let Some(by) = errors
+        .check(plausible_instant_opt(offer.respond_by, "respondBy"))
+        .flatten()
+    {
         let last_day = event.end_date.and_hms_opt(23, 59, 59).map(|t| t.and_utc());
         if last_day.is_some_and(|last| by > last) {
-            return Err(AppError::invalid(
-                "respondBy",
-                "must not be after the event's last day",
-            ));
+            errors.add("respondBy", "must not be after the event's last day");
         }
     }
-    Ok(())
+    errors.finish().map(|()| message)
 }
 
 fn ensure_sendable(event: &event::Model, respond_by: Option<DateTime<Utc>>) -> AppResult<()> {
@@ -293,10 +355,9 @@ pub async fn invite(
             format!("at most {MAX_BATCH} organizations per call"),
         ));
     }
-    let message = BoundedText::parse_optional(offer.message.as_deref(), "message", MESSAGE_MAX)?;
     let txn = cx.begin_write().await?;
     let event = host_event(&txn, cx, event_id).await?;
-    validate_offer(&offer, &event)?;
+    let message = validate_offer(&offer, &event)?;
     if matches!(
         event.status,
         EventStatus::Cancelled | EventStatus::Completed
@@ -364,6 +425,8 @@ pub async fn invite(
             sent_at: Set(send.then_some(now)),
             responded_at: Set(None),
             response_note: Set(None),
+            seats_accepted: Set(None),
+            expires_at: Set(Some(expiry(offer.respond_by, &event))),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -557,17 +620,49 @@ async fn save(txn: &DatabaseTransaction, current: &Model, active: ActiveModel) -
     .await
 }
 
+/// The invitee's answer to an invitation.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub accept: bool,
+    /// Seats taken when accepting: at most the seats offered (default: all of them).
+    /// Funded seats are capped to it.
+    pub seats_accepted: Option<i32>,
+    pub note: Option<String>,
+    pub expected_version: Option<i32>,
+}
+
+/// The seats an invitation lets its delegation fill, and how many of them funded:
+/// what was accepted, or the offer while there is no answer yet.
+pub fn seat_limits(invitation: &Model) -> (i32, i32) {
+    let seats = invitation
+        .seats_accepted
+        .unwrap_or(invitation.seats_offered);
+    (seats, Ord::min(invitation.funded_seats, seats))
+}
+
 /// The invitee's answer. Accepting creates the delegation in the same transaction.
 /// The same answer twice returns the first result; a different one is a CONFLICT.
-#[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %id, accept))]
-pub async fn respond(
-    cx: &ServiceContext,
-    id: Uuid,
-    accept: bool,
-    note: Option<String>,
-    expected_version: Option<i32>,
-) -> AppResult<Model> {
-    let note = BoundedText::parse_optional(note.as_deref(), "note", NOTE_MAX)?;
+/// Nothing can be answered once the event is over (ended, completed, cancelled).
+#[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %id, accept = answer.accept))]
+pub async fn respond(cx: &ServiceContext, id: Uuid, answer: Answer) -> AppResult<Model> {
+    let mut errors = InputErrors::default();
+    let note = errors
+        .check(BoundedText::parse_optional(
+            answer.note.as_deref(),
+            "note",
+            NOTE_MAX,
+        ))
+        .flatten();
+    if !answer.accept && answer.seats_accepted.is_some() {
+        errors.add("seatsAccepted", "give seats only when accepting");
+    }
+    if answer.seats_accepted.is_some_and(|n| n < 1) {
+        errors.add(
+            "seatsAccepted",
+            "must be at least 1 (decline the invitation to take none)",
+        );
+    }
+    errors.finish()?;
     let txn = cx.begin_write().await?;
     let current = visible(cx)
         .filter(Column::Id.eq(id))
@@ -579,17 +674,28 @@ pub async fn respond(
     }
     let now = Utc::now();
     let current = effective(current, now);
-    let answer = if accept {
+    let status = if answer.accept {
         InvitationStatus::Accepted
     } else {
         InvitationStatus::Declined
     };
     match current.status {
-        status if status == answer => return Ok(current),
+        InvitationStatus::Accepted
+            if answer.accept
+                && answer
+                    .seats_accepted
+                    .is_some_and(|n| Some(n) != current.seats_accepted) =>
+        {
+            return Err(AppError::conflict(format!(
+                "the invitation was already accepted with {} seats",
+                current.seats_accepted.unwrap_or(current.seats_offered)
+            )));
+        }
+        same if same == status => return Ok(current),
         InvitationStatus::Sent => {}
         InvitationStatus::Expired => {
             return Err(AppError::conflict(
-                "the invitation expired: its respond-by moment has passed",
+                "the invitation expired: its respond-by passed or the event ended",
             ));
         }
         other => {
@@ -599,26 +705,40 @@ pub async fn respond(
             )));
         }
     }
-    super::check_version(expected_version, current.version)?;
+    super::check_version(answer.expected_version, current.version)?;
     let event = event::Entity::find_by_id(current.event_id)
         .one(&txn)
         .await?
         .ok_or(NOT_FOUND)?;
-    if accept && event.status != EventStatus::Published {
+    events::ensure_not_over(&event, now)?;
+    if answer.accept && event.status != EventStatus::Published {
         return Err(AppError::conflict(format!(
             "the event is {} and takes no more participants",
             event.status.to_value()
         )));
     }
+    let seats_accepted = if answer.accept {
+        let seats = answer.seats_accepted.unwrap_or(current.seats_offered);
+        if seats > current.seats_offered {
+            return Err(AppError::invalid(
+                "seatsAccepted",
+                format!("cannot exceed the {} seats offered", current.seats_offered),
+            ));
+        }
+        Some(seats)
+    } else {
+        None
+    };
     let mut active: ActiveModel = current.clone().into();
-    active.status = Set(answer);
+    active.status = Set(status);
     active.responded_at = Set(Some(now));
     active.response_note = Set(note);
+    active.seats_accepted = Set(seats_accepted);
     let updated = save(&txn, &current, active).await?;
     record(
         &txn,
         cx,
-        if accept {
+        if answer.accept {
             "invitation.accept"
         } else {
             "invitation.decline"
@@ -627,25 +747,68 @@ pub async fn respond(
         &updated,
     )
     .await?;
-    if accept {
+    if answer.accept {
         delegations::create_for(&txn, cx, &updated).await?;
     }
     txn.commit().await?;
     Ok(updated)
 }
 
-/// Creates an ACCEPTED invitation for an accepted application, inside `txn`.
-pub(crate) async fn create_accepted(
+/// The accepted invitation behind an accepted application, inside `txn`, and
+/// whether its delegation must still be formed.
+///
+/// There is one invitation per event and organization, so the application is
+/// accepted into the organization's invitation where it has one: a host's DRAFT
+/// (which the applicant never saw) or a SENT invitation still open takes the
+/// decision's terms and becomes ACCEPTED; an ACCEPTED one is kept as it is, its
+/// delegation already formed. One the organization declined or the host withdrew
+/// or that expired is a CONFLICT. Without one, an ACCEPTED invitation is created.
+pub(crate) async fn accept_application(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
-    event_id: Uuid,
+    event: &event::Model,
     organization_id: Uuid,
     offer: &Offer,
-) -> AppResult<Model> {
+) -> AppResult<(Model, bool)> {
     let now = Utc::now();
+    let existing = Entity::find()
+        .filter(Column::EventId.eq(event.id))
+        .filter(Column::OrganizationId.eq(organization_id))
+        .one(txn)
+        .await?
+        .map(|m| effective(m, now));
+    if let Some(current) = existing {
+        return match current.status {
+            InvitationStatus::Accepted => Ok((current, false)),
+            InvitationStatus::Draft | InvitationStatus::Sent => {
+                let mut active: ActiveModel = current.clone().into();
+                active.status = Set(InvitationStatus::Accepted);
+                active.seats_offered = Set(offer.seats_offered);
+                active.funded_seats = Set(offer.funded_seats);
+                active.funding_covers = Set(funding_json(&offer.funding_covers));
+                active.seats_accepted = Set(Some(offer.seats_offered));
+                active.sent_at = Set(current.sent_at.or(Some(now)));
+                active.responded_at = Set(Some(now));
+                let updated = save(txn, &current, active).await?;
+                record(
+                    txn,
+                    cx,
+                    "invitation.accept_from_application",
+                    Some(&current),
+                    &updated,
+                )
+                .await?;
+                Ok((updated, true))
+            }
+            other => Err(AppError::conflict(format!(
+                "the organization's invitation to this event is {}: invite it again instead",
+                other.to_value()
+            ))),
+        };
+    }
     let created = ActiveModel {
         id: Set(Uuid::now_v7()),
-        event_id: Set(event_id),
+        event_id: Set(event.id),
         organization_id: Set(organization_id),
         sent_by_client_id: Set(Some(cx.caller().client_id)),
         status: Set(InvitationStatus::Accepted),
@@ -657,6 +820,8 @@ pub(crate) async fn create_accepted(
         sent_at: Set(Some(now)),
         responded_at: Set(Some(now)),
         response_note: Set(None),
+        seats_accepted: Set(Some(offer.seats_offered)),
+        expires_at: Set(Some(expiry(None, event))),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -665,7 +830,7 @@ pub(crate) async fn create_accepted(
     .await
     .map_err(|e| {
         AppError::from_write(e, || {
-            AppError::conflict("the organization is already invited to this event")
+            AppError::conflict("the organization was invited concurrently; retry")
         })
     })?;
     record(
@@ -676,11 +841,12 @@ pub(crate) async fn create_accepted(
         &created,
     )
     .await?;
-    Ok(created)
+    Ok((created, true))
 }
 
-/// Whether an invitation for (`event_id`, `organization_id`) exists, inside `txn`.
-pub(crate) async fn exists_for(
+/// Whether (`event_id`, `organization_id`) has an invitation its invitee can see
+/// (anything but a host's DRAFT), inside `txn`.
+pub(crate) async fn visible_to_invitee_exists(
     txn: &DatabaseTransaction,
     event_id: Uuid,
     organization_id: Uuid,
@@ -688,18 +854,20 @@ pub(crate) async fn exists_for(
     Ok(Entity::find()
         .filter(Column::EventId.eq(event_id))
         .filter(Column::OrganizationId.eq(organization_id))
+        .filter(Column::Status.ne(InvitationStatus::Draft))
         .one(txn)
         .await?
         .is_some())
 }
 
-/// Writes EXPIRED on every SENT invitation past its respond-by; returns how many.
+/// Writes EXPIRED on every SENT invitation past its respond-by or whose event
+/// ended; returns how many.
 pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
     let now = Utc::now();
     let txn = super::begin_write(db).await?;
     let due = Entity::find()
         .filter(Column::Status.eq(InvitationStatus::Sent))
-        .filter(Column::RespondBy.lt(now))
+        .filter(lapsed_condition(now))
         .all(&txn)
         .await?;
     if due.is_empty() {

@@ -89,6 +89,7 @@ pub(crate) fn check_version(expected: Option<i32>, current: i32) -> AppResult<()
                 "expectedVersion {expected} is stale: the record is at version {current}"
             ),
             current_version: Some(current),
+            existing: None,
         }),
         _ => Ok(()),
     }

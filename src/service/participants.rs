@@ -12,11 +12,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Patch, ServiceContext, access, audit, delegations};
-use crate::domain::{BoundedText, CountryCode, EmailAddress, ParticipantRole};
+use super::{Patch, ServiceContext, access, audit, delegations, events, invitations};
+use crate::domain::{
+    BoundedText, CountryCode, EmailAddress, Name, ParticipantRole, parse_optional,
+    plausible_date_opt,
+};
 use crate::entity::participant::{ActiveModel, Column, Entity, Model};
 use crate::entity::{delegation, event, invitation};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, InputErrors};
 
 const NAME_MAX: usize = 200;
 const TEXT_MAX: usize = 2_000;
@@ -129,37 +132,56 @@ pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
 }
 
 fn validate(f: ParticipantFields) -> AppResult<ParticipantFields> {
-    let text =
-        |v: Option<String>, field: &str, max| BoundedText::parse_optional(v.as_deref(), field, max);
-    let email = match f.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        Some(e) => Some(EmailAddress::parse(e, "email")?.into_inner()),
-        None => None,
+    let mut errors = InputErrors::default();
+    let name = |errors: &mut InputErrors, v: Option<String>, field: &str, max| {
+        errors
+            .check(Name::parse_optional(v.as_deref(), field, max))
+            .flatten()
     };
-    let nationality = match f
-        .nationality
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        Some(n) => Some(CountryCode::parse(n, "nationality")?.into_inner()),
-        None => None,
+    let text = |errors: &mut InputErrors, v: Option<String>, field: &str| {
+        errors
+            .check(BoundedText::parse_optional(v.as_deref(), field, TEXT_MAX))
+            .flatten()
     };
-    if f.date_of_birth.is_some_and(|d| d > Utc::now().date_naive()) {
-        return Err(AppError::invalid("dateOfBirth", "is in the future"));
+    let full_name = errors.check(Name::parse(&f.full_name, "fullName", NAME_MAX));
+    let email = errors
+        .check(parse_optional(f.email.as_deref(), |e| {
+            EmailAddress::parse(e, "email").map(EmailAddress::into_inner)
+        }))
+        .flatten();
+    let nationality = errors
+        .check(parse_optional(f.nationality.as_deref(), |n| {
+            CountryCode::parse(n, "nationality").map(CountryCode::into_inner)
+        }))
+        .flatten();
+    let date_of_birth = errors
+        .check(plausible_date_opt(f.date_of_birth, "dateOfBirth"))
+        .flatten();
+    if date_of_birth.is_some_and(|d| d > Utc::now().date_naive()) {
+        errors.add("dateOfBirth", "is in the future");
     }
+    let local_name = name(&mut errors, f.local_name, "localName", NAME_MAX);
+    let position = name(&mut errors, f.position, "position", NAME_MAX);
+    let dietary_needs = text(&mut errors, f.dietary_needs, "dietaryNeeds");
+    let accessibility_needs = text(&mut errors, f.accessibility_needs, "accessibilityNeeds");
+    let passport_number = name(&mut errors, f.passport_number, "passportNumber", 40);
+    let Some(full_name) = full_name else {
+        return Err(errors.fail());
+    };
+    errors.finish()?;
     Ok(ParticipantFields {
-        full_name: BoundedText::parse(&f.full_name, "fullName", NAME_MAX)?.into_inner(),
-        local_name: text(f.local_name, "localName", NAME_MAX)?,
-        position: text(f.position, "position", NAME_MAX)?,
+        full_name: full_name.into_inner(),
+        local_name,
+        position,
         role: f.role,
         email,
-        dietary_needs: text(f.dietary_needs, "dietaryNeeds", TEXT_MAX)?,
-        accessibility_needs: text(f.accessibility_needs, "accessibilityNeeds", TEXT_MAX)?,
+        dietary_needs,
+        accessibility_needs,
         funded: f.funded,
         needs_visa_support: f.needs_visa_support,
         nationality,
-        date_of_birth: f.date_of_birth,
-        passport_number: text(f.passport_number, "passportNumber", 40)?,
+        date_of_birth,
+        passport_number,
     })
 }
 
@@ -190,16 +212,15 @@ async fn check_seats(
         .one(txn)
         .await?
         .ok_or(delegations::NOT_FOUND)?;
-    if members > offer.seats_offered as u64 {
+    let (seats, funded_seats) = invitations::seat_limits(&offer);
+    if members > seats as u64 {
         return Err(AppError::conflict(format!(
-            "no seat left: the invitation offers {} seats and all are taken",
-            offer.seats_offered
+            "no seat left: the delegation has {seats} seats and all are taken"
         )));
     }
-    if funded > offer.funded_seats as u64 {
+    if funded > funded_seats as u64 {
         return Err(AppError::conflict(format!(
-            "no funded seat left: the invitation funds {} seats and all are taken",
-            offer.funded_seats
+            "no funded seat left: the delegation has {funded_seats} funded seats and all are taken"
         )));
     }
     Ok(())
@@ -242,6 +263,10 @@ pub async fn add(
     let txn = cx.begin_write().await?;
     delegations::lock(&txn, delegation_id).await?;
     let delegation = delegations::load_for_owner(&txn, cx, delegation_id).await?;
+    ensure_event_not_over(&txn, &delegation).await?;
+    if fields.role == ParticipantRole::Head {
+        ensure_no_other_head(&txn, &delegation, None).await?;
+    }
     let (members, funded) = counts(&txn, delegation_id, None).await?;
     check_seats(
         &txn,
@@ -260,7 +285,11 @@ pub async fn add(
         ..Default::default()
     };
     apply(&mut active, fields);
-    let created = active.insert(&txn).await?;
+    let created = active.insert(&txn).await.map_err(|e| {
+        AppError::from_write(e, || {
+            AppError::conflict("another head of delegation was registered concurrently")
+        })
+    })?;
     record(
         &txn,
         cx,
@@ -270,8 +299,144 @@ pub async fn add(
         created.id,
     )
     .await?;
+    if created.role == ParticipantRole::Head {
+        name_head(&txn, cx, &delegation, Some(created.id)).await?;
+    }
     txn.commit().await?;
     Ok(created)
+}
+
+/// Refuses new members once the delegation's event is over.
+async fn ensure_event_not_over(
+    txn: &DatabaseTransaction,
+    delegation: &delegation::Model,
+) -> AppResult<()> {
+    let event = event::Entity::find_by_id(delegation.event_id)
+        .one(txn)
+        .await?
+        .ok_or(delegations::NOT_FOUND)?;
+    events::ensure_not_over(&event, Utc::now())
+}
+
+/// A delegation has at most one HEAD: refuses a second one (`except` is the
+/// participant being changed).
+async fn ensure_no_other_head(
+    txn: &DatabaseTransaction,
+    delegation: &delegation::Model,
+    except: Option<Uuid>,
+) -> AppResult<()> {
+    let mut heads = Entity::find()
+        .filter(Column::DelegationId.eq(delegation.id))
+        .filter(Column::Role.eq(ParticipantRole::Head));
+    if let Some(id) = except {
+        heads = heads.filter(Column::Id.ne(id));
+    }
+    match heads.one(txn).await? {
+        Some(head) => Err(AppError::conflict(format!(
+            "the delegation already has a head, {}: change the head with updateDelegation(headParticipantId), or give {} another role first",
+            head.full_name, head.full_name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Records on the delegation who its head is (the participant with role HEAD), so
+/// `Delegation.head` and the roles never disagree.
+async fn name_head(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    delegation: &delegation::Model,
+    head: Option<Uuid>,
+) -> AppResult<()> {
+    if delegation.head_participant_id == head {
+        return Ok(());
+    }
+    let mut active: delegation::ActiveModel = delegation.clone().into();
+    active.head_participant_id = Set(head);
+    let updated = super::save_versioned(
+        txn,
+        active,
+        delegation::Column::Version,
+        delegation::Column::UpdatedAt,
+        delegation.version,
+    )
+    .await?;
+    audit::record_change(
+        txn,
+        cx,
+        "delegation.name_head",
+        "Delegation",
+        delegation.id,
+        Some(delegation),
+        Some(&updated),
+    )
+    .await
+}
+
+/// Makes `head` (a member of `delegation`, or nobody) the one participant with
+/// role HEAD, inside `txn`: a previous head becomes a MEMBER. The caller writes
+/// `head_participant_id` on the delegation. Each role change is audited.
+pub(crate) async fn make_head(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    delegation_id: Uuid,
+    head: Option<Uuid>,
+) -> AppResult<()> {
+    let new_head = match head {
+        Some(id) => Some(
+            Entity::find_by_id(id)
+                .one(txn)
+                .await?
+                .filter(|p| p.delegation_id == delegation_id)
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "headParticipantId",
+                        "the head must be a member of this delegation",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let previous = Entity::find()
+        .filter(Column::DelegationId.eq(delegation_id))
+        .filter(Column::Role.eq(ParticipantRole::Head))
+        .all(txn)
+        .await?;
+    // Demote first: the unique index allows one HEAD at every moment.
+    for old in previous.iter().filter(|p| Some(p.id) != head) {
+        set_role(txn, cx, old, ParticipantRole::Member).await?;
+    }
+    if let Some(new_head) = new_head.filter(|p| p.role != ParticipantRole::Head) {
+        set_role(txn, cx, &new_head, ParticipantRole::Head).await?;
+    }
+    Ok(())
+}
+
+async fn set_role(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    current: &Model,
+    role: ParticipantRole,
+) -> AppResult<()> {
+    let mut active: ActiveModel = current.clone().into();
+    active.role = Set(role);
+    let updated = super::save_versioned(
+        txn,
+        active,
+        Column::Version,
+        Column::UpdatedAt,
+        current.version,
+    )
+    .await?;
+    record(
+        txn,
+        cx,
+        "participant.update",
+        Some(current),
+        Some(&updated),
+        current.id,
+    )
+    .await
 }
 
 async fn load_for_owner(
@@ -322,6 +487,13 @@ pub async fn update(
         let (members, funded) = counts(&txn, delegation.id, Some(id)).await?;
         check_seats(&txn, &delegation, members + 1, funded + 1).await?;
     }
+    let becomes_head =
+        fields.role == ParticipantRole::Head && current.role != ParticipantRole::Head;
+    let stops_heading =
+        fields.role != ParticipantRole::Head && current.role == ParticipantRole::Head;
+    if becomes_head {
+        ensure_no_other_head(&txn, &delegation, Some(id)).await?;
+    }
     let mut active: ActiveModel = current.clone().into();
     apply(&mut active, fields);
     let updated = super::save_versioned(
@@ -341,6 +513,11 @@ pub async fn update(
         id,
     )
     .await?;
+    if becomes_head {
+        name_head(&txn, cx, &delegation, Some(id)).await?;
+    } else if stops_heading {
+        name_head(&txn, cx, &delegation, None).await?;
+    }
     txn.commit().await?;
     Ok(updated)
 }
@@ -356,16 +533,7 @@ pub async fn remove(
     let (current, delegation) = load_for_owner(&txn, cx, id).await?;
     super::check_version(expected_version, current.version)?;
     if delegation.head_participant_id == Some(id) {
-        let mut active: delegation::ActiveModel = delegation.clone().into();
-        active.head_participant_id = Set(None);
-        super::save_versioned(
-            &txn,
-            active,
-            delegation::Column::Version,
-            delegation::Column::UpdatedAt,
-            delegation.version,
-        )
-        .await?;
+        name_head(&txn, cx, &delegation, None).await?;
     }
     Entity::delete_by_id(id).exec(&txn).await?;
     record(&txn, cx, "participant.remove", Some(&current), None, id).await?;
