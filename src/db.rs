@@ -37,8 +37,46 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
     }
     let db = Database::connect(options)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        .map_err(|e| anyhow::anyhow!(explain_connect_error(&settings.url, &e)))?;
     Ok(db)
+}
+
+/// What went wrong opening the database, said so an operator knows what to do:
+/// which PostgreSQL database is missing and how to create it, which server is
+/// unreachable, which SQLite file cannot be opened.
+fn explain_connect_error(url: &str, err: &sea_orm::DbErr) -> String {
+    use sea_orm::sqlx::postgres::PgConnectOptions;
+    use std::str::FromStr;
+    let text = err.to_string();
+    if !url.starts_with("postgres") {
+        return format!("cannot open the SQLite database `{url}`: {text}");
+    }
+    let Ok(options) = PgConnectOptions::from_str(url) else {
+        return format!("cannot open the database: {text}");
+    };
+    let (host, port) = (options.get_host().to_owned(), options.get_port());
+    let database = options.get_database().unwrap_or("postgres").to_owned();
+    let user = options.get_username().to_owned();
+    // SQLSTATE 3D000: invalid_catalog_name.
+    let missing = matches!(
+        err,
+        sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))
+            if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("3D000")
+    ) || text.contains("does not exist") && text.contains("database");
+    if missing {
+        return format!(
+            "the PostgreSQL database `{database}` does not exist on {host}:{port}; create it with \
+             `createdb -h {host} -p {port} -U {user} {database}` (or `CREATE DATABASE \"{database}\";` in psql), \
+             then start again: migrations run on start"
+        );
+    }
+    if text.contains("Connection refused") || text.contains("connection refused") {
+        return format!(
+            "cannot reach PostgreSQL at {host}:{port} (connection refused): is the server running \
+             and is DATABASE_URL right?"
+        );
+    }
+    format!("cannot open the PostgreSQL database `{database}` on {host}:{port} as `{user}`: {text}")
 }
 
 /// Counts the SQL statements a connection pool runs (transactions included):

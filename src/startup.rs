@@ -33,6 +33,11 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, loads keys and binds; `seed_demo` loads the demo world.
     pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
+        // Bind first: a busy port must fail before anything is written (the demo
+        // seed prints secrets "shown only this once").
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let mut db = db::connect(&settings.database).await?;
         let statements = db::count_statements(&mut db);
         db::migrate(&db).await?;
@@ -74,9 +79,6 @@ impl Application {
             limits: Arc::new(limits),
         };
         let router = http::router(state);
-        let listener = TcpListener::bind(settings.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let address = listener.local_addr()?;
         Ok(Self {
             listener,

@@ -23,15 +23,53 @@ pub enum Backend {
     Postgres { admin_url: String },
 }
 
+/// The PostgreSQL server's admin URL, when `TEST_DATABASE_URL` names one.
+fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
 /// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` names a server.
 pub fn backends() -> Vec<Backend> {
+    announce_backends();
     let mut all = vec![Backend::Sqlite];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
-        && !url.trim().is_empty()
-    {
+    if let Some(url) = postgres_url() {
         all.push(Backend::Postgres { admin_url: url });
     }
     all
+}
+
+/// Says once, at the start of the suite and past the test harness's output
+/// capture, which databases the tests run on, so a run that skipped PostgreSQL
+/// cannot pass for one that covered it.
+fn announce_backends() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let line = if postgres_url().is_some() {
+            "api tests: every test runs on SQLite and on PostgreSQL (TEST_DATABASE_URL)"
+        } else {
+            "api tests: SQLite only; PostgreSQL is skipped (set TEST_DATABASE_URL=postgres://…/postgres to run it; PostgreSQL-only tests are listed as ignored)"
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    });
+}
+
+/// Runs `scenario` on a fresh PostgreSQL server and database only (for tests of
+/// what only a server can do, e.g. go away). Such tests are `#[ignore]`d without
+/// `TEST_DATABASE_URL`; run without it anyway, this fails rather than pass empty.
+#[allow(dead_code)]
+pub async fn on_postgres_with<C, F, Fut>(configure: C, scenario: F)
+where
+    C: Fn(&mut Settings),
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    announce_backends();
+    let admin_url =
+        postgres_url().expect("this test needs TEST_DATABASE_URL (a PostgreSQL server)");
+    run_on(Backend::Postgres { admin_url }, &configure, &scenario).await;
 }
 
 /// Runs `scenario` once per backend, each on a fresh server and database.
@@ -51,19 +89,28 @@ where
     Fut: Future<Output = ()>,
 {
     for backend in backends() {
-        println!("backend: {backend:?}");
-        let app = spawn_app_with(backend.clone(), &configure).await;
-        let cleanup = app.cleanup.clone();
-        let stop = app.stop.clone();
-        let outcome = AssertUnwindSafe(scenario(app)).catch_unwind().await;
-        if let Some(stop) = stop.lock().ok().and_then(|mut s| s.take()) {
-            let _ = stop.send(());
-        }
-        cleanup.run().await;
-        if let Err(panic) = outcome {
-            eprintln!("failed on backend {backend:?}");
-            std::panic::resume_unwind(panic);
-        }
+        run_on(backend, &configure, &scenario).await;
+    }
+}
+
+async fn run_on<C, F, Fut>(backend: Backend, configure: &C, scenario: &F)
+where
+    C: Fn(&mut Settings),
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    println!("backend: {backend:?}");
+    let app = spawn_app_with(backend.clone(), configure).await;
+    let cleanup = app.cleanup.clone();
+    let stop = app.stop.clone();
+    let outcome = AssertUnwindSafe(scenario(app)).catch_unwind().await;
+    if let Some(stop) = stop.lock().ok().and_then(|mut s| s.take()) {
+        let _ = stop.send(());
+    }
+    cleanup.run().await;
+    if let Err(panic) = outcome {
+        eprintln!("failed on backend {backend:?}");
+        std::panic::resume_unwind(panic);
     }
 }
 

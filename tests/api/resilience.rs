@@ -9,7 +9,7 @@ use embhub::config::Settings;
 use sea_orm::{ConnectionTrait, Database, DatabaseTransaction, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{GqlResponse, TestApp, each_backend_with, global_id};
+use crate::helpers::{GqlResponse, TestApp, each_backend_with, global_id, on_postgres_with};
 
 const COUNT: &str = "{ organizations { totalCount } }";
 
@@ -199,14 +199,17 @@ async fn a_request_over_the_timeout_gets_a_clean_error_and_releases_its_connecti
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "needs TEST_DATABASE_URL: SQLite has no server to lose"
+)]
 async fn the_service_recovers_by_itself_when_postgres_comes_back() {
-    each_backend_with(
+    on_postgres_with(
         |settings: &mut Settings| settings.database.acquire_timeout = Duration::from_millis(500),
         |app| async move {
-            let Some((admin_url, name)) = app.postgres_database() else {
-                println!("SQLite has no server to lose; the outage runs on PostgreSQL");
-                return;
-            };
+            let (admin_url, name) = app
+                .postgres_database()
+                .expect("runs on PostgreSQL only");
             let admin = Database::connect(admin_url.as_str()).await.unwrap();
             // The database goes away: no new connections, existing ones killed.
             admin

@@ -117,3 +117,50 @@ async fn an_unparsable_request_gets_a_clean_400() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_port_fails_before_the_demo_is_seeded() {
+    let busy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("embhub.db");
+    let mut settings = embhub::config::Settings::local(
+        format!("sqlite://{}?mode=rwc", file.display()),
+        data.path().to_path_buf(),
+    );
+    settings.bind = busy.local_addr().unwrap();
+
+    let failed = embhub::startup::Application::build(settings, true).await;
+
+    let message = format!("{:#}", failed.err().expect("the port is taken"));
+    assert!(message.contains("cannot listen on"), "{message}");
+    // Nothing was written, so no secret was printed "only this once" in vain.
+    assert!(!file.exists(), "the database was opened before binding");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "needs TEST_DATABASE_URL: a PostgreSQL server to ask for a missing database"
+)]
+async fn a_missing_postgres_database_is_named_with_how_to_create_it() {
+    let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("a URL ending in a database");
+    let missing = format!("embhub_missing_{}", uuid::Uuid::new_v4().simple());
+    let settings = embhub::config::DatabaseSettings {
+        url: format!("{base}/{missing}"),
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(2),
+    };
+
+    let failed = embhub::db::connect(&settings).await;
+
+    let message = failed.expect_err("the database is missing").to_string();
+    assert!(
+        message.contains(&format!("`{missing}` does not exist")),
+        "{message}"
+    );
+    assert!(message.contains("createdb"), "{message}");
+    assert!(!message.contains("line "), "{message}");
+}
