@@ -12,6 +12,7 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 
 use crate::error::{AppError, Rejection};
@@ -125,29 +126,66 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Most bytes of an oversized body read and thrown away before answering 413.
+const DRAIN_MAX_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest time spent on that.
+const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Reads a body of at most `max` bytes.
+///
+/// An oversized body is refused with 413, but first read to its end when it is
+/// modest (up to 4 MiB, for up to 2 s) and thrown away: closing a connection while
+/// the client is still sending makes the kernel reset it, and the client then sees
+/// a broken connection instead of our answer.
 pub async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Vec<u8>, Rejection> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_MAX_BYTES) {
+            drain(body).await;
+        }
         return Err(Rejection::BodyTooLarge { max });
     }
-    match axum::body::to_bytes(body, max).await {
-        Ok(bytes) => Ok(bytes.to_vec()),
-        Err(err) => {
-            let too_large = std::error::Error::source(&err)
-                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                Err(Rejection::BodyTooLarge { max })
-            } else {
-                Err(Rejection::BadRequest(
+    let mut body = body;
+    let mut bytes = Vec::new();
+    loop {
+        match body.frame().await {
+            None => return Ok(bytes),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if bytes.len() + data.len() > max {
+                        drain(body).await;
+                        return Err(Rejection::BodyTooLarge { max });
+                    }
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) => {
+                return Err(Rejection::BadRequest(
                     "the request body could not be read".into(),
-                ))
+                ));
             }
         }
     }
+}
+
+/// Reads and discards what is left of `body`, within [`DRAIN_MAX_BYTES`] and
+/// [`DRAIN_MAX_TIME`]; past either the connection is simply closed.
+async fn drain(mut body: Body) {
+    let discard = async {
+        let mut seen: u64 = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen > DRAIN_MAX_BYTES {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, discard).await;
 }
 
 /// One GraphQL request as the client sent it, shape-checked.
