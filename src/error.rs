@@ -491,13 +491,14 @@ impl AppError {
     }
 }
 
-/// The extension that carries several field errors from a resolver to
+/// The error extension that carries several field errors from a resolver to
 /// [`split_field_errors`]; it never reaches a client.
 const FIELD_ERRORS: &str = "fieldErrors";
 
 /// Turns each error that names several invalid fields into one error per field
 /// (same path and locations, each with its own `extensions.field`), as
-/// form-building clients expect. Runs on every response the schema produces.
+/// form-building clients expect. [`crate::graphql::execute`] runs it on every
+/// response.
 pub fn split_field_errors(
     errors: Vec<async_graphql::ServerError>,
 ) -> Vec<async_graphql::ServerError> {

@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc serves the many small short-lived allocations of request handling
+/// faster than the system allocator (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = embhub::cli::Cli::parse();

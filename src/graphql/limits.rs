@@ -9,20 +9,18 @@
 //! and a paginated field (one taking `first`/`last`) multiplies the cost of its
 //! selection by the page size asked for (the default page size when none is).
 //!
-//! The HTTP handler calls [`QueryAnalyzer::analyze`] for the operation it is about
-//! to run (it also learns the operation's type and name from it); the schema also
-//! carries [`LimitsExtension`], which checks every operation of every document the
-//! schema executes, so any other transport gets the same limits.
+//! Every transport calls [`QueryAnalyzer::analyze`] (schema data) for the operation
+//! it is about to run, and learns the operation's type and name from it, before
+//! handing it to [`crate::graphql::execute`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
     Selection, SelectionSet, TypeKind, TypeSystemDefinition,
 };
-use async_graphql::{Positioned, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Positioned, Value, Variables};
 
 use crate::config::QueryLimits;
 use crate::error::{AppError, Rejection};
@@ -181,20 +179,6 @@ impl QueryAnalyzer {
         super::input_text::check(document, variables)?;
         let fragments = self.measure_fragments(document, variables)?;
         self.check(operation, name, &fragments, variables)
-    }
-
-    /// Checks every operation of the document (for transports that select later).
-    fn analyze_all(
-        &self,
-        document: &ExecutableDocument,
-        variables: &Variables,
-    ) -> Result<(), AppError> {
-        super::input_text::check(document, variables)?;
-        let fragments = self.measure_fragments(document, variables)?;
-        for (name, operation) in document.operations.iter() {
-            self.check(operation, name.map(|n| n.as_str()), &fragments, variables)?;
-        }
-        Ok(())
     }
 
     fn check(
@@ -489,49 +473,4 @@ impl Walker<'_> {
             .and_then(|v| v.node.default_value.as_ref())
             .map(|d| d.node.clone())
     }
-}
-
-/// The analysis as a schema extension: every operation of every document the
-/// schema executes is checked, whatever transport brought it.
-pub struct LimitsExtension(pub QueryAnalyzer);
-
-impl ExtensionFactory for LimitsExtension {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsCheck(self.0.clone()))
-    }
-}
-
-struct LimitsCheck(QueryAnalyzer);
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for LimitsCheck {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if query.len() > self.0.limits.max_document_bytes {
-            return Err(to_server_error(AppError::Rejected(
-                Rejection::DocumentTooLarge {
-                    max: self.0.limits.max_document_bytes,
-                },
-            )));
-        }
-        let document = next.run(ctx, query, variables).await?;
-        self.0
-            .analyze_all(&document, variables)
-            .map_err(to_server_error)?;
-        Ok(document)
-    }
-}
-
-/// The error with its `extensions.code`, and no location (it is about the whole
-/// document).
-fn to_server_error(err: AppError) -> ServerError {
-    let error = async_graphql::Error::from(err);
-    let mut server_error = ServerError::new(error.message, None);
-    server_error.extensions = error.extensions;
-    server_error
 }

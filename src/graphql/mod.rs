@@ -10,7 +10,6 @@ mod connection;
 mod context;
 mod delegation;
 mod event;
-mod field_errors;
 mod ids;
 mod input_text;
 mod invitation;
@@ -143,6 +142,30 @@ pub struct MutationRoot(
     PresentationMutation,
 );
 
+/// Runs one operation for any transport, after the transport has checked it with
+/// the schema's [`limits::QueryAnalyzer`] (document size, depth, complexity,
+/// aliases, directives, control characters): the caller's context and loaders go
+/// into the request, and an error naming several invalid fields leaves as one
+/// error per field.
+///
+/// These are deliberately not schema extensions: async-graphql resolves every
+/// field through the extension chain (a boxed future and two registry lookups per
+/// field) as soon as one extension is registered.
+pub async fn execute(
+    schema: &EmbhubSchema,
+    request: async_graphql::Request,
+    cx: crate::service::ServiceContext,
+    batch_window: std::time::Duration,
+) -> async_graphql::Response {
+    let mut response = schema
+        .execute(loaders::attach(request, cx, batch_window))
+        .await;
+    if !response.errors.is_empty() {
+        response.errors = crate::error::split_field_errors(std::mem::take(&mut response.errors));
+    }
+    response
+}
+
 /// The embhub schema.
 pub type EmbhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -157,10 +180,10 @@ pub struct SchemaOptions {
 
 /// Builds the schema; no I/O, so `embhub schema` and tests can build it anywhere.
 ///
-/// The schema carries a [`limits::QueryAnalyzer`] (as schema data, for the HTTP
-/// handler to check an operation before anything runs) and the same checks as an
-/// extension (for any other transport). Their depth limit replaces async-graphql's,
-/// which counts introspection; the recursion limit stays as a backstop.
+/// The schema carries a [`limits::QueryAnalyzer`] as schema data, for every
+/// transport to check an operation before anything runs (see [`execute`]). Its
+/// depth limit replaces async-graphql's, which counts introspection; the recursion
+/// limit stays as a backstop.
 pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
     let unlimited = Schema::build(
         QueryRoot::default(),
@@ -176,9 +199,7 @@ pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
         EmptySubscription,
     )
     .limit_recursive_depth(32)
-    .data(analyzer.clone())
-    .extension(limits::LimitsExtension(analyzer))
-    .extension(field_errors::FieldErrorsExtension);
+    .data(analyzer);
     if options.production {
         builder = builder.disable_introspection().disable_suggestions();
     }

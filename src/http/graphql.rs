@@ -15,14 +15,13 @@ use async_graphql::{ServerError, Variables};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::protocol::{self, GraphqlParams, PostBody, ResponseType};
 use super::{AppState, REQUEST_ID};
 use crate::auth::Caller;
 use crate::error::{AppError, Rejection};
 use crate::graphql::limits::QueryAnalyzer;
-use crate::graphql::loaders;
 use crate::service::ServiceContext;
 
 /// How one operation ended, for metrics and the log line.
@@ -45,10 +44,28 @@ impl Outcome {
     }
 }
 
+/// A response body: a JSON value built here, or an executed operation's answer,
+/// already serialized straight from the executor's result (a dashboard answer is
+/// tens of kilobytes: converting it to a `serde_json::Value` first doubled the
+/// allocations of the whole response).
+enum Body {
+    Json(Value),
+    Serialized(Vec<u8>),
+}
+
+impl Body {
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Body::Json(value) => serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec()),
+            Body::Serialized(bytes) => bytes,
+        }
+    }
+}
+
 /// A response and how it ended.
 struct Answer {
     status: StatusCode,
-    body: Value,
+    body: Body,
     headers: Vec<(header::HeaderName, HeaderValue)>,
     outcome: Outcome,
 }
@@ -72,19 +89,19 @@ impl Answer {
     fn from_reply(reply: protocol::ErrorReply, outcome: Outcome) -> Self {
         Self {
             status: reply.status,
-            body: reply.body,
+            body: Body::Json(reply.body),
             headers: reply.headers,
             outcome,
         }
     }
 
     fn into_response(self, response_type: ResponseType) -> Response {
-        protocol::ErrorReply {
-            status: self.status,
-            body: self.body,
-            headers: self.headers,
+        let mut response =
+            protocol::graphql_bytes(self.status, response_type, self.body.into_bytes());
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
         }
-        .into_response(response_type)
+        response
     }
 }
 
@@ -234,10 +251,8 @@ async fn run_one(
         caller.clone(),
         request_id.map(str::to_owned),
     );
-    let response = state
-        .schema
-        .execute(loaders::attach(request, cx, state.loader_batch_window))
-        .await;
+    let response =
+        crate::graphql::execute(&state.schema, request, cx, state.loader_batch_window).await;
     let (status, body, code) = encode(response, response_type);
     let mut headers = Vec::new();
     if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -286,7 +301,7 @@ fn error_code(error: &ServerError) -> Option<&str> {
 fn encode(
     response: async_graphql::Response,
     response_type: ResponseType,
-) -> (StatusCode, Value, String) {
+) -> (StatusCode, Body, String) {
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -322,25 +337,15 @@ fn encode(
     let unavailable = errors
         .iter()
         .any(|e| matches!(error_code(e), Some("SERVICE_UNAVAILABLE")));
-    let mut body = serde_json::Map::new();
-    if !request_error {
-        body.insert(
-            "data".into(),
-            serde_json::to_value(&response.data).unwrap_or(Value::Null),
-        );
-    }
-    if !errors.is_empty() {
-        body.insert(
-            "errors".into(),
-            serde_json::to_value(&errors).unwrap_or_else(|_| json!([])),
-        );
-    }
-    if !response.extensions.is_empty() {
-        body.insert(
-            "extensions".into(),
-            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
-        );
-    }
+    let wire = WireResponse {
+        data: (!request_error).then_some(&response.data),
+        errors: &errors,
+        extensions: &response.extensions,
+    };
+    let body = serde_json::to_vec(&wire).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "could not serialize a response");
+        br#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_vec()
+    });
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else if request_error {
@@ -348,7 +353,18 @@ fn encode(
     } else {
         StatusCode::OK
     };
-    (status, Value::Object(body), code)
+    (status, Body::Serialized(body), code)
+}
+
+/// A GraphQL response as it goes on the wire, borrowing the executor's result.
+#[derive(serde::Serialize)]
+struct WireResponse<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 /// Everything after the method is known.
@@ -397,18 +413,32 @@ async fn handle(state: &AppState, request: Request, via_get: bool) -> (Answer, R
                 if outcome.code == "ok" {
                     outcome.code = answer.outcome.code.clone();
                 }
-                bodies.push(answer.body);
+                bodies.push(answer.body.into_bytes());
             }
             outcome.kind = "batch";
             Answer {
                 status: StatusCode::OK,
-                body: Value::Array(bodies),
+                body: Body::Serialized(json_array(bodies)),
                 headers: Vec::new(),
                 outcome,
             }
         }
     };
     (answer, response_type)
+}
+
+/// Joins serialized JSON values into one JSON array.
+fn json_array(items: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item);
+    }
+    out.push(b']');
+    out
 }
 
 fn record(state: &AppState, outcome: &Outcome, started: Instant) {

@@ -280,7 +280,15 @@ pub fn parse_get_query(raw: &str) -> Result<GraphqlParams, Rejection> {
 
 /// A response carrying a GraphQL body.
 pub fn graphql_body(status: StatusCode, response_type: ResponseType, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    graphql_bytes(
+        status,
+        response_type,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+/// A response carrying an already serialized GraphQL body.
+pub fn graphql_bytes(status: StatusCode, response_type: ResponseType, bytes: Vec<u8>) -> Response {
     let mut response = (status, bytes).into_response();
     response
         .headers_mut()
