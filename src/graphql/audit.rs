@@ -162,7 +162,7 @@ impl AuditQuery {
             },
         )
         .await?;
-        let (edges, page_info) = super::connection::edges_and_info(page, AuditEntry);
+        let (edges, page_info, _) = super::connection::edges_and_info(page, AuditEntry);
         Ok(AuditEntryConnection {
             edges: edges
                 .into_iter()

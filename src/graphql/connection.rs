@@ -23,8 +23,12 @@ pub fn page_request(
     }
 }
 
-/// Splits a page into its edges (cursor, node) and its page info.
-pub fn edges_and_info<M, N>(page: Page<M>, to_node: fn(M) -> N) -> (Vec<(String, N)>, PageInfo) {
+/// Splits a page into its edges (cursor, node), its page info and its total when
+/// the page already tells it.
+pub fn edges_and_info<M, N>(
+    page: Page<M>,
+    to_node: fn(M) -> N,
+) -> (Vec<(String, N)>, PageInfo, Option<u64>) {
     let info = PageInfo {
         has_previous_page: page.has_previous_page,
         has_next_page: page.has_next_page,
@@ -36,7 +40,7 @@ pub fn edges_and_info<M, N>(page: Page<M>, to_node: fn(M) -> N) -> (Vec<(String,
         .into_iter()
         .map(|(cursor, row)| (cursor, to_node(row)))
         .collect();
-    (edges, info)
+    (edges, info, page.known_total)
 }
 
 /// Declares `$connection` and `$edge` for nodes of type `$node`; `$count` is the
@@ -48,6 +52,7 @@ macro_rules! connection_type {
             edges: Vec<$edge>,
             page_info: async_graphql::connection::PageInfo,
             filter: $filter,
+            known_total: Option<u64>,
         }
 
         impl $connection {
@@ -55,7 +60,7 @@ macro_rules! connection_type {
                 page: $crate::service::pagination::Page<impl Into<$node>>,
                 filter: $filter,
             ) -> Self {
-                let (edges, page_info) =
+                let (edges, page_info, known_total) =
                     $crate::graphql::connection::edges_and_info(page, Into::into);
                 Self {
                     edges: edges
@@ -64,6 +69,7 @@ macro_rules! connection_type {
                         .collect(),
                     page_info,
                     filter,
+                    known_total,
                 }
             }
         }
@@ -88,6 +94,9 @@ macro_rules! connection_type {
                 &self,
                 ctx: &async_graphql::Context<'_>,
             ) -> async_graphql::Result<u64> {
+                if let Some(total) = self.known_total {
+                    return Ok(total);
+                }
                 Ok($count($crate::graphql::context::service(ctx)?, &self.filter).await?)
             }
         }

@@ -1,7 +1,9 @@
 //! Per-request data the HTTP layer puts into every GraphQL request.
 
 use async_graphql::Context;
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
+
+use super::loaders::Cached;
 
 use crate::error::AppError;
 use crate::service::ServiceContext;
@@ -18,12 +20,12 @@ pub fn service<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a ServiceContex
 }
 
 /// The request's loader of type `L`.
-pub fn loader<'a, L>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<L>>
+pub fn loader<'a, L>(ctx: &Context<'a>) -> async_graphql::Result<&'a Cached<L>>
 where
     L: Send + Sync + 'static,
     L: Loader<uuid::Uuid>,
 {
-    ctx.data::<DataLoader<L>>()
+    ctx.data::<Cached<L>>()
         .map_err(|_| AppError::internal(anyhow::anyhow!("loader missing from request")).into())
 }
 

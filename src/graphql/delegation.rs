@@ -13,6 +13,7 @@ use super::loaders::{
     ParticipantsOfDelegation, PresentationsOfDelegation,
 };
 use super::organization::Organization;
+use super::prefetch::{self, Selection};
 use super::presentation::Presentation;
 use crate::domain::{DelegationStatus, ParticipantRole};
 use crate::entity::{delegation, participant};
@@ -371,6 +372,14 @@ impl DelegationQuery {
             service(ctx)?,
             &filter,
             &page_request(first, after, last, before),
+        )
+        .await?;
+        let rows: Vec<delegation::Model> = page.items.iter().map(|(_, m)| m.clone()).collect();
+        prefetch::delegations_below(
+            ctx,
+            &rows,
+            &Selection::connection_nodes(ctx.look_ahead()),
+            false,
         )
         .await?;
         Ok(DelegationConnection::new(page, filter))

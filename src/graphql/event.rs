@@ -14,6 +14,7 @@ use super::loaders::{
     InvitationsOfEvent, OrganizationLoader, SessionsOfEvent,
 };
 use super::organization::Organization;
+use super::prefetch::{self, Selection};
 use super::session::Session;
 use crate::domain::{DateStatus, EventKind, EventStatus, ParticipationMode};
 use crate::entity::{event, event_date_change};
@@ -484,6 +485,14 @@ impl EventQuery {
         });
         let page =
             events::list(cx, &filter, sort, &page_request(first, after, last, before)).await?;
+        let rows: Vec<event::Model> = page.items.iter().map(|(_, m)| m.clone()).collect();
+        prefetch::events_below(
+            ctx,
+            &rows,
+            &Selection::connection_nodes(ctx.look_ahead()),
+            false,
+        )
+        .await?;
         Ok(EventConnection::new(page, filter))
     }
 
@@ -494,7 +503,7 @@ impl EventQuery {
         #[graphql(desc = "Global id of the event.")] id: ID,
     ) -> Result<Event> {
         let id = ids::decode(&id, NodeType::Event, "id")?;
-        Ok(Event(events::get(service(ctx)?, id).await?))
+        Ok(Event(prefetch::event(ctx, id).await?))
     }
 }
 

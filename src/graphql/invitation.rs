@@ -10,6 +10,7 @@ use super::event::Event;
 use super::ids::{self, NodeType};
 use super::loaders::{DelegationOfInvitation, EventLoader, OrganizationLoader};
 use super::organization::Organization;
+use super::prefetch::{self, Selection};
 use crate::domain::{FundingItem, InvitationStatus};
 use crate::entity::invitation;
 use crate::error::AppError;
@@ -249,6 +250,8 @@ impl InvitationQuery {
             &page_request(first, after, last, before),
         )
         .await?;
+        let rows: Vec<invitation::Model> = page.items.iter().map(|(_, m)| m.clone()).collect();
+        prefetch::invitations(ctx, &rows, &Selection::connection_nodes(ctx.look_ahead())).await?;
         Ok(InvitationConnection::new(page, filter))
     }
 }

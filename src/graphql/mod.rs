@@ -16,6 +16,7 @@ mod invitation;
 pub mod limits;
 pub mod loaders;
 mod organization;
+mod prefetch;
 mod presentation;
 mod session;
 

@@ -7,8 +7,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    Set,
 };
 use uuid::Uuid;
 
@@ -17,7 +18,7 @@ use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{Patch, ServiceContext, access, audit};
 use crate::domain::{BoundedText, DelegationStatus, plausible_instant_opt};
 use crate::entity::delegation::{ActiveModel, Column, Entity, Model};
-use crate::entity::{invitation, participant};
+use crate::entity::{event, invitation, participant};
 use crate::error::{AppError, AppResult, InputErrors};
 
 const NOTES_MAX: usize = 10_000;
@@ -38,12 +39,14 @@ pub struct DelegationChanges {
     pub notes: Patch<String>,
 }
 
+/// The SQL condition for "delegations the caller may see" (on this table's columns,
+/// so it also works where delegations are joined).
+pub(crate) fn visible_condition(cx: &ServiceContext) -> Condition {
+    access::participation_visible(cx, Column::EventId, Column::OrganizationId)
+}
+
 pub(crate) fn visible(cx: &ServiceContext) -> Select<Entity> {
-    Entity::find().filter(access::participation_visible(
-        cx,
-        Column::EventId,
-        Column::OrganizationId,
-    ))
+    Entity::find().filter(visible_condition(cx))
 }
 
 /// Reads one delegation the caller may see.
@@ -69,6 +72,76 @@ pub async fn of_invitations(cx: &ServiceContext, invitation_ids: &[Uuid]) -> App
         .filter(Column::InvitationId.is_in(invitation_ids.iter().copied()))
         .all(&cx.db)
         .await?)
+}
+
+/// One row of [`of_invitations_with_members`]: a delegation, one of its members
+/// (none for a delegation without any) and its event's host.
+#[derive(Debug, FromQueryResult)]
+struct DelegationMemberRow {
+    #[sea_orm(nested)]
+    delegation: Model,
+    #[sea_orm(nested(prefix = "member_"))]
+    member: Option<participant::Model>,
+    event_host_id: Uuid,
+}
+
+/// The delegations created from each of `invitation_ids`, where visible, each with
+/// its members (registration order) as the caller may see them: one query, the
+/// delegations joined with their event (for its host) and their members.
+pub async fn of_invitations_with_members(
+    cx: &ServiceContext,
+    invitation_ids: &[Uuid],
+) -> AppResult<Vec<(Model, Vec<participant::Model>)>> {
+    let to_event = Entity::belongs_to(event::Entity)
+        .from(Column::EventId)
+        .to(event::Column::Id)
+        .into();
+    let to_members = sea_orm::RelationDef::from(
+        participant::Entity::belongs_to(Entity)
+            .from(participant::Column::DelegationId)
+            .to(Column::Id),
+    )
+    .rev();
+    let mut select = visible(cx)
+        .filter(Column::InvitationId.is_in(invitation_ids.iter().copied()))
+        .join(JoinType::InnerJoin, to_event)
+        .join(JoinType::LeftJoin, to_members)
+        .column_as(
+            Expr::col((event::Entity, event::Column::HostOrganizationId)),
+            "event_host_id",
+        );
+    for column in participant::Column::iter() {
+        select = select.column_as(
+            Expr::col((participant::Entity, column)),
+            format!("member_{}", column.as_str()),
+        );
+    }
+    let rows = select
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .order_by_asc(participant::Column::CreatedAt)
+        .order_by_asc(participant::Column::Id)
+        .into_model::<DelegationMemberRow>()
+        .all(&cx.db)
+        .await?;
+    let mut grouped: Vec<(Model, Vec<participant::Model>)> = Vec::new();
+    for row in rows {
+        if grouped
+            .last()
+            .is_none_or(|(d, _)| d.id != row.delegation.id)
+        {
+            grouped.push((row.delegation.clone(), Vec::new()));
+        }
+        if let (Some(member), Some((delegation, members))) = (row.member, grouped.last_mut()) {
+            members.push(super::participants::as_seen_by(
+                cx,
+                member,
+                delegation.organization_id,
+                row.event_host_id,
+            ));
+        }
+    }
+    Ok(grouped)
 }
 
 /// The visible delegations of each of `event_ids`, oldest first.

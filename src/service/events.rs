@@ -6,10 +6,11 @@
 
 use super::access::co_hosted_by;
 use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Set,
-    Value,
+    EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set, Value,
 };
 use uuid::Uuid;
 
@@ -187,6 +188,42 @@ pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>
         .filter(Column::Id.is_in(ids.iter().copied()))
         .all(&cx.db)
         .await?)
+}
+
+/// An event and its host organization, read together.
+#[derive(Debug, FromQueryResult)]
+struct EventWithHost {
+    #[sea_orm(nested)]
+    event: Model,
+    #[sea_orm(nested(prefix = "host_"))]
+    host: organization::Model,
+}
+
+/// The events among `ids` the caller may see, each with its host: one query.
+pub async fn get_many_with_hosts(
+    cx: &ServiceContext,
+    ids: &[Uuid],
+) -> AppResult<Vec<(Model, organization::Model)>> {
+    let to_host = Entity::belongs_to(organization::Entity)
+        .from(Column::HostOrganizationId)
+        .to(organization::Column::Id)
+        .into();
+    let mut select = visible_events(cx)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .join(JoinType::InnerJoin, to_host);
+    for column in organization::Column::iter() {
+        select = select.column_as(
+            Expr::col((organization::Entity, column)),
+            format!("host_{}", column.as_str()),
+        );
+    }
+    Ok(select
+        .into_model::<EventWithHost>()
+        .all(&cx.db)
+        .await?
+        .into_iter()
+        .map(|row| (row.event, row.host))
+        .collect())
 }
 
 /// The co-host organizations of each of `event_ids`, for loaders.

@@ -132,6 +132,10 @@ pub struct Page<T> {
     pub items: Vec<(String, T)>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
+    /// How many items match in all, when this page shows that without counting:
+    /// it holds every match (no cursor, nothing beyond it). A client's first page
+    /// of a short list then needs no count query for `totalCount`.
+    pub known_total: Option<u64>,
 }
 
 /// Renders a row's sort value as cursor text.
@@ -190,6 +194,7 @@ where
             items: Vec::new(),
             has_previous_page: false,
             has_next_page: false,
+            known_total: None,
         });
     }
     let key = |k: &CursorKey, field: &str| -> AppResult<(Value, Uuid)> {
@@ -229,6 +234,8 @@ where
     } else {
         (after.is_some(), has_more)
     };
+    let known_total =
+        (after.is_none() && before.is_none() && !has_more).then_some(rows.len() as u64);
     let items = rows
         .into_iter()
         .map(|row| {
@@ -244,6 +251,7 @@ where
         items,
         has_previous_page,
         has_next_page,
+        known_total,
     })
 }
 

@@ -6,9 +6,10 @@
 //! organization and the host's coordinators; they never reach the audit log.
 
 use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, FromQueryResult,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -70,32 +71,70 @@ fn redact(mut model: Model) -> Model {
     model
 }
 
-/// Participants of the visible delegations among `delegation_ids`, with sensitive
-/// fields only where the caller may read them. Three queries whatever the count.
-async fn load_visible(cx: &ServiceContext, rows: Vec<Model>) -> AppResult<Vec<Model>> {
-    let delegation_ids: Vec<Uuid> = rows.iter().map(|p| p.delegation_id).collect();
-    let visible_delegations = delegations::get_many(cx, &delegation_ids).await?;
-    let event_ids: Vec<Uuid> = visible_delegations.iter().map(|d| d.event_id).collect();
-    let hosts: std::collections::HashMap<Uuid, Uuid> = event::Entity::find()
-        .filter(event::Column::Id.is_in(event_ids))
+/// A member of a delegation (of `delegation_organization_id`, at an event hosted
+/// by `event_host_id`) as the caller may see it: with its sensitive fields only
+/// for the delegation's own organization and the host's coordinators.
+pub(crate) fn as_seen_by(
+    cx: &ServiceContext,
+    member: Model,
+    delegation_organization_id: Uuid,
+    event_host_id: Uuid,
+) -> Model {
+    if access::reads_sensitive(cx, delegation_organization_id, event_host_id) {
+        member
+    } else {
+        redact(member)
+    }
+}
+
+/// A participant with what deciding its visibility takes: its delegation's
+/// organization and the host of the delegation's event.
+#[derive(Debug, FromQueryResult)]
+struct ParticipantRow {
+    #[sea_orm(nested)]
+    participant: Model,
+    delegation_organization_id: Uuid,
+    event_host_id: Uuid,
+}
+
+/// Participants of delegations the caller may see, with sensitive fields only where
+/// it may read them: one query, joining each participant's delegation (for its
+/// visibility) and event (for its host).
+async fn visible_where(cx: &ServiceContext, condition: Condition) -> AppResult<Vec<Model>> {
+    let to_delegation = Entity::belongs_to(delegation::Entity)
+        .from(Column::DelegationId)
+        .to(delegation::Column::Id)
+        .into();
+    let to_event = delegation::Entity::belongs_to(event::Entity)
+        .from(delegation::Column::EventId)
+        .to(event::Column::Id)
+        .into();
+    let rows = Entity::find()
+        .join(JoinType::InnerJoin, to_delegation)
+        .join(JoinType::InnerJoin, to_event)
+        .filter(condition)
+        .filter(delegations::visible_condition(cx))
+        .column_as(
+            Expr::col((delegation::Entity, delegation::Column::OrganizationId)),
+            "delegation_organization_id",
+        )
+        .column_as(
+            Expr::col((event::Entity, event::Column::HostOrganizationId)),
+            "event_host_id",
+        )
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .into_model::<ParticipantRow>()
         .all(&cx.db)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e.host_organization_id))
-        .collect();
+        .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|p| {
-            let delegation = visible_delegations
-                .iter()
-                .find(|d| d.id == p.delegation_id)?;
-            let host = hosts.get(&delegation.event_id)?;
-            Some(
-                if access::reads_sensitive(cx, delegation.organization_id, *host) {
-                    p
-                } else {
-                    redact(p)
-                },
+        .map(|row| {
+            as_seen_by(
+                cx,
+                row.participant,
+                row.delegation_organization_id,
+                row.event_host_id,
             )
         })
         .collect())
@@ -104,22 +143,20 @@ async fn load_visible(cx: &ServiceContext, rows: Vec<Model>) -> AppResult<Vec<Mo
 /// The members of each of `delegation_ids` the caller may see, in the order they
 /// were registered.
 pub async fn of_delegations(cx: &ServiceContext, delegation_ids: &[Uuid]) -> AppResult<Vec<Model>> {
-    let rows = Entity::find()
-        .filter(Column::DelegationId.is_in(delegation_ids.iter().copied()))
-        .order_by_asc(Column::CreatedAt)
-        .order_by_asc(Column::Id)
-        .all(&cx.db)
-        .await?;
-    load_visible(cx, rows).await
+    visible_where(
+        cx,
+        Condition::all().add(Column::DelegationId.is_in(delegation_ids.iter().copied())),
+    )
+    .await
 }
 
 /// The participants among `ids` the caller may see (for loaders).
 pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
-    let rows = Entity::find()
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .all(&cx.db)
-        .await?;
-    load_visible(cx, rows).await
+    visible_where(
+        cx,
+        Condition::all().add(Column::Id.is_in(ids.iter().copied())),
+    )
+    .await
 }
 
 /// One participant the caller may see.

@@ -338,3 +338,38 @@ async fn an_event_held_alongside_another_links_to_it_and_filters_work() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_with_its_host_and_agenda_costs_two_statements() {
+    each_backend(|app| async move {
+        let w = world(&app).await;
+        let event = create_event(&app, &w.coordinator, seminar()).await;
+        for day in 16..=19 {
+            app.gql(
+                Some(&w.coordinator),
+                "mutation($input: AddSessionInput!) { addSession(input: $input) { session { id } } }",
+                json!({ "input": { "eventId": event, "kind": "PRESENTATIONS", "title": format!("Day {day}"),
+                    "startsAt": format!("2017-10-{day}T01:00:00Z"), "endsAt": format!("2017-10-{day}T03:00:00Z") } }),
+            )
+            .await
+            .data();
+        }
+        let query = "query($id: ID!) { event(id: $id) { title host { name } sessions { title } } }";
+        // Warm the token's revocation check so it is not counted.
+        app.gql(Some(&w.coordinator), query, json!({ "id": event })).await.data();
+
+        let (statements, response) = app
+            .statements_for(&w.coordinator, query, json!({ "id": event }))
+            .await;
+
+        let found = &response.data()["event"];
+        assert_eq!(found["host"]["name"], "National Election Commission");
+        assert_eq!(found["sessions"].as_array().unwrap().len(), 4);
+        // The event with its host, then its sessions.
+        assert_eq!(statements, 2);
+        // An event the caller may not see is still NOT_FOUND, with no data.
+        let hidden = app.gql(Some(&w.partner), query, json!({ "id": event })).await;
+        assert_eq!(hidden.error_code(), "NOT_FOUND");
+    })
+    .await;
+}

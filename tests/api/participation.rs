@@ -573,6 +573,9 @@ async fn a_partners_invitation_query_costs_the_same_sql_at_5_and_50_invitations(
             counts[0], counts[1],
             "the statement count must not grow with the list"
         );
+        // The page (its totalCount known from it), the events with their hosts, the
+        // sessions, and the delegations with their members: one statement each.
+        assert_eq!(counts[1], 4, "the partner query's statements");
     })
     .await;
 }
