@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+};
 
 use crate::config::DatabaseSettings;
 
@@ -91,11 +93,27 @@ pub fn count_statements(db: &mut DatabaseConnection) -> Arc<AtomicU64> {
     counter
 }
 
+/// The PostgreSQL advisory lock that lets one process at a time migrate.
+const MIGRATION_LOCK: i64 = 0x656d_6268_7562_0001; // "embhub" 1
+
 /// Applies pending migrations.
+///
+/// On PostgreSQL they run in one transaction that first takes an advisory lock, so
+/// several instances starting together against one database take turns instead of
+/// racing to create the same tables (one of them failed); the later ones find
+/// nothing pending. PostgreSQL's DDL is transactional, so a failed migration also
+/// leaves nothing half done.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None)
+    let failed = |e: sea_orm::DbErr| anyhow::anyhow!("migrations failed: {e}");
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await.map_err(failed);
+    }
+    let txn = db.begin().await.map_err(failed)?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         .await
-        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+        .map_err(failed)?;
+    Migrator::up(&txn, None).await.map_err(failed)?;
+    txn.commit().await.map_err(failed)
 }
 
 /// Whether the database answers and every migration is applied (for `/readyz`).

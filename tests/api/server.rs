@@ -164,3 +164,45 @@ async fn a_missing_postgres_database_is_named_with_how_to_create_it() {
     assert!(message.contains("createdb"), "{message}");
     assert!(!message.contains("line "), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "needs TEST_DATABASE_URL: instances sharing one database are a PostgreSQL setup"
+)]
+async fn instances_starting_together_migrate_one_database_in_turn() {
+    use sea_orm::ConnectionTrait;
+    let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("a URL ending in a database");
+    let name = format!("embhub_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(admin_url.as_str())
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+    let settings = embhub::config::DatabaseSettings {
+        url: format!("{base}/{name}"),
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(30),
+    };
+    let (first, second) = tokio::join!(
+        embhub::db::connect(&settings),
+        embhub::db::connect(&settings)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+
+    let (a, b) = tokio::join!(embhub::db::migrate(&first), embhub::db::migrate(&second));
+
+    let outcome = format!("{a:?} / {b:?}");
+    first.close().await.ok();
+    second.close().await.ok();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .ok();
+    assert!(a.is_ok() && b.is_ok(), "{outcome}");
+}
