@@ -333,6 +333,19 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: DelegationChanges) -
         .departure_at
         .map(|d| errors.check(plausible_instant_opt(d, "departureAt")));
     errors.finish()?;
+    if let Some(updated) = update_in_one_statement(
+        cx,
+        id,
+        changes.head_participant_id.is_some(),
+        changes.expected_version,
+        notes.clone(),
+        arrival_change.flatten(),
+        departure_change.flatten(),
+    )
+    .await?
+    {
+        return Ok(updated);
+    }
     let txn = cx.begin_write().await?;
     lock(&txn, id).await?;
     let current = load_for_owner(&txn, cx, id).await?;
@@ -363,6 +376,63 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: DelegationChanges) -
     record(&txn, cx, "delegation.update", Some(&current), &updated).await?;
     txn.commit().await?;
     Ok(updated)
+}
+
+/// The common change — notes, or both travel dates — needs nothing from the
+/// current row, so on PostgreSQL it is one statement with its audit entry (see
+/// `one_statement`), guarded by what [`load_for_owner`] checks. `None` when that
+/// does not apply or did not match: the transactional path then decides.
+async fn update_in_one_statement(
+    cx: &ServiceContext,
+    id: Uuid,
+    changes_head: bool,
+    expected_version: Option<i32>,
+    notes: Patch<String>,
+    arrival: Patch<DateTime<Utc>>,
+    departure: Patch<DateTime<Utc>>,
+) -> AppResult<Option<Model>> {
+    let caller = cx.caller();
+    let dates_known_together = arrival.is_some() == departure.is_some();
+    if changes_head || !dates_known_together || !caller.acts_as_partner() {
+        return Ok(None);
+    }
+    let mut values = Vec::new();
+    if let Some(notes) = notes {
+        values.push((Column::Notes, notes.into()));
+    }
+    if let (Some(arrival), Some(departure)) = (arrival, departure) {
+        if let (Some(a), Some(d)) = (arrival, departure)
+            && d < a
+        {
+            return Err(AppError::invalid(
+                "departureAt",
+                "must not be before the arrival",
+            ));
+        }
+        values.push((Column::ArrivalAt, arrival.into()));
+        values.push((Column::DepartureAt, departure.into()));
+    }
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let guard = Condition::all()
+        .add(visible_condition(cx))
+        .add(Column::OrganizationId.eq(caller.organization_id))
+        .add(Column::Status.ne(DelegationStatus::Cancelled));
+    super::one_statement::update(
+        cx,
+        id,
+        Column::Id,
+        super::one_statement::Change::<Entity> {
+            guard,
+            expected_version,
+            values,
+            action: "delegation.update",
+            entity_type: "Delegation",
+            redacted: &[],
+        },
+    )
+    .await
 }
 
 /// Confirms the delegation's members (the delegation's organization). Confirming

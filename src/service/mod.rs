@@ -13,6 +13,7 @@ pub mod delegations;
 pub mod events;
 pub mod invitations;
 pub mod lists;
+mod one_statement;
 pub mod organizations;
 pub mod pagination;
 pub mod participants;

@@ -4,6 +4,7 @@
 
 mod access_matrix;
 mod auth;
+mod delegations;
 mod events;
 mod fixtures;
 mod helpers;
