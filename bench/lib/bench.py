@@ -637,6 +637,7 @@ def cmd_measure(args):
             order = servers[r % len(servers) :] + servers[: r % len(servers)]
             for server in order:
                 result = wrk(ctx, workload, server, w["connections"], args.duration, args.work)
+                result["load1"] = os.getloadavg()[0]
                 rounds[server].append(result)
                 print(
                     f"  round {r + 1} {server:<14} {result['rps']:9.1f} req/s  p50 {result['p50_us'] / 1000:7.1f} ms"
@@ -805,6 +806,12 @@ def cmd_report(args):
     for key in ("node", "postgraphile", "embhub_commit", "concurrent_builds", "data"):
         if info.get(key):
             out.append(f"- {key.replace('_', ' ')}: {info[key]}")
+    loads = [r["load1"] for w in results.get("workloads", {}).values() for x in w["servers"].values() for r in x["rounds"]]
+    if loads:
+        out.append(
+            f"- load average (1 min) after each round: {min(loads):.1f}–{max(loads):.1f} "
+            f"(the benchmark alone keeps it near 2–3 on 2 cores; more means other work ran beside it)"
+        )
     out.append("")
     out.append("## Method\n")
     out.append(
@@ -813,7 +820,8 @@ def cmd_report(args):
         "warm-up per server; wrk with 2 threads. req/s is the mean of the rounds (min–max beside it), "
         "p50 and p99 the medians of the rounds' percentiles. Errors are socket errors, HTTP statuses "
         "other than 200 and 200s carrying GraphQL `errors`. Peak RSS is the server's VmHWM over the "
-        "workload (reset before it). Before the load, every read workload was checked to return the "
+        "workload, reset before it to the current RSS (so it never reads below what the earlier "
+        "workloads left resident: the servers run the workloads in the order of the tables). Before the load, every read workload was checked to return the "
         "same rows from every server (ids, field values; lists compared sorted). The raw server "
         "sends PostgreSQL's `json` text, which spaces its separators: its responses are a few per "
         "cent longer for the same content.\n"
