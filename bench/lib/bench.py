@@ -988,7 +988,10 @@ def main():
     p.set_defaults(run=cmd_set)
 
     args = parser.parse_args()
-    args.run(args)
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl-C: bench/run stops the servers
 
 
 if __name__ == "__main__":
