@@ -30,12 +30,20 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
-    /// Load data; `--demo` loads the world of the 2017 NEC events (idempotent).
+    /// Load data; `--demo` loads the world of the 2017 NEC events (idempotent);
+    /// `--bench` generates the benchmark data set into an empty database.
     Seed {
         /// Load the demo organizations, events and API clients.
         #[arg(long)]
         demo: bool,
-        /// Print new client credentials as JSON.
+        /// Generate the large, deterministic data set `bench/run` measures with
+        /// (sizes below), with API clients for two partners and a coordinator.
+        #[arg(long, conflicts_with = "demo")]
+        bench: bool,
+        #[command(flatten)]
+        sizes: seed::bench::BenchSizes,
+        /// Print new client credentials (and, with `--bench`, the ids the benchmark
+        /// needs) as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -150,10 +158,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("database recreated");
             }
         },
-        Command::Seed { demo, json } => {
+        Command::Seed {
+            demo,
+            bench,
+            sizes,
+            json,
+        } => {
             db::migrate(&database).await?;
+            if bench {
+                let fixture = seed::bench::generate(&database, &sizes).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&fixture)?);
+                } else {
+                    println!("benchmark data set written: {}", fixture.rows);
+                    println!("API clients (the secrets are shown only this once):");
+                    for (label, c) in [
+                        ("small partner", &fixture.small_partner),
+                        ("large partner", &fixture.large_partner),
+                        ("coordinator", &fixture.coordinator),
+                    ] {
+                        println!(
+                            "  {label:<13} client_id={}  client_secret={}",
+                            c.client_id, c.client_secret
+                        );
+                    }
+                }
+                return Ok(());
+            }
             if !demo {
-                anyhow::bail!("nothing to seed: pass --demo to load the demo world");
+                anyhow::bail!(
+                    "nothing to seed: pass --demo to load the demo world, or --bench for the benchmark data set"
+                );
             }
             let created = seed::demo(&database).await?;
             seed::print_clients(&created, json);

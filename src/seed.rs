@@ -9,6 +9,8 @@
 //! country, event host and title) and only missing ones are added; API clients are
 //! created only on the first run, since their secrets can be shown only once.
 
+pub mod bench;
+
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
