@@ -76,6 +76,7 @@ impl Application {
             metrics: Arc::new(Metrics::new()),
             request_timeout: settings.request_timeout,
             loader_batch_window: settings.loader_batch_window,
+            documents: Default::default(),
             limits: Arc::new(limits),
         };
         let router = http::router(state);

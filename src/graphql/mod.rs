@@ -9,6 +9,7 @@ mod audit;
 mod connection;
 mod context;
 mod delegation;
+pub mod documents;
 mod event;
 mod ids;
 mod input_text;

@@ -193,7 +193,7 @@ async fn run_one(
         );
     }
     let variables = Variables::from_json(Value::Object(params.variables));
-    let document = match async_graphql::parser::parse_query(&params.query) {
+    let document = match state.documents.parse(&params.query) {
         Ok(document) => document,
         Err(err) => {
             return Answer::rejection(Rejection::ParseFailed(syntax_message(&err)), response_type);

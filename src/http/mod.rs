@@ -54,6 +54,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// How long a GraphQL batch loader gathers keys before it queries.
     pub loader_batch_window: Duration,
+    /// Documents already parsed, by their text.
+    pub documents: crate::graphql::documents::DocumentCache,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
