@@ -279,3 +279,20 @@ pub enum PresentationStatus {
     /// Not on the agenda.
     Rejected,
 }
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Enum, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "Text",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum WebhookDeliveryStatus {
+    /// Not delivered yet: waiting for its first attempt or for a retry.
+    Pending,
+    /// The receiver answered with a 2xx status.
+    Delivered,
+    /// Every attempt failed; no more are made (`redeliverWebhook` starts again).
+    Failed,
+}

@@ -15,3 +15,5 @@ pub mod organization;
 pub mod participant;
 pub mod presentation;
 pub mod session;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
