@@ -446,6 +446,8 @@ pub async fn invite(
                 })
             })?;
     }
+    // Drafts sent here are audited as `invitation.send`, like `sendInvitation`.
+    let mut sent_drafts: Vec<(Model, Model)> = Vec::new();
     if send {
         let drafts: Vec<Uuid> = existing
             .values()
@@ -469,10 +471,12 @@ pub async fn invite(
                 .await?;
             for id in drafts {
                 if let Some(m) = existing.values_mut().find(|m| m.id == id) {
+                    let before = m.clone();
                     m.status = InvitationStatus::Sent;
                     m.sent_at = Some(now);
                     m.updated_at = now;
                     m.version += 1;
+                    sent_drafts.push((before, m.clone()));
                 }
             }
         }
@@ -493,6 +497,13 @@ pub async fn invite(
             before: None,
             after: audit::snapshot(m),
         })
+        .chain(sent_drafts.iter().map(|(before, after)| audit::Change {
+            action: "invitation.send",
+            entity_type: "Invitation",
+            entity_id: after.id,
+            before: audit::snapshot(before),
+            after: audit::snapshot(after),
+        }))
         .collect();
     audit::record_many(&txn, cx, entries).await?;
     txn.commit().await?;
