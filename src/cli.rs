@@ -22,6 +22,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: the size of `serve`'s many settings costs nothing here.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the HTTP server (migrations are applied on start).
     Serve(ServeArgs),

@@ -129,6 +129,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 /// Limits against abuse; every default is safe for a public deployment.
@@ -384,6 +387,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub auth: AuthSettings,
     pub limits: Limits,
+    pub webhooks: WebhookSettings,
 }
 
 /// Checked token settings.
@@ -423,6 +427,7 @@ impl Settings {
                 revocation_check_interval: Duration::from_secs(30),
             },
             limits: Limits::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 
@@ -459,6 +464,125 @@ impl Settings {
                 revocation_check_interval: Duration::from_secs(serve.auth.revocation_check_secs),
             },
             limits: serve.limits.resolve()?,
+            webhooks: serve.webhooks.resolve()?,
+        })
+    }
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Allow webhook URLs over plain http and to loopback, private, link-local and
+    /// other internal addresses in production mode (always allowed outside it).
+    #[arg(long, env = "EMBHUB_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
+
+    /// How often the webhook workers look for new changes and due deliveries, in ms.
+    #[arg(long, env = "EMBHUB_WEBHOOK_POLL_MS", default_value_t = WebhookSettings::default().poll_interval.as_millis() as u64)]
+    pub webhook_poll_ms: u64,
+
+    /// Longest one delivery attempt may take (connect, send, response headers), in seconds.
+    #[arg(long, env = "EMBHUB_WEBHOOK_TIMEOUT_SECS", default_value_t = WebhookSettings::default().timeout.as_secs())]
+    pub webhook_timeout_secs: u64,
+
+    /// Delay before the first retry, in ms; each further retry waits twice as
+    /// long (at most 512 times this), with ±20% jitter.
+    #[arg(long, env = "EMBHUB_WEBHOOK_RETRY_BASE_MS", default_value_t = WebhookSettings::default().retry_base.as_millis() as u64)]
+    pub webhook_retry_base_ms: u64,
+
+    /// Attempts per delivery before it is FAILED (the defaults span over 24 hours).
+    #[arg(long, env = "EMBHUB_WEBHOOK_MAX_ATTEMPTS", default_value_t = WebhookSettings::default().max_attempts)]
+    pub webhook_max_attempts: u32,
+
+    /// Most deliveries one instance sends at once, to all endpoints together.
+    #[arg(long, env = "EMBHUB_WEBHOOK_CONCURRENCY", default_value_t = WebhookSettings::default().concurrency)]
+    pub webhook_concurrency: usize,
+
+    /// Most deliveries one instance sends at once to one endpoint.
+    #[arg(long, env = "EMBHUB_WEBHOOK_ENDPOINT_CONCURRENCY", default_value_t = WebhookSettings::default().endpoint_concurrency)]
+    pub webhook_endpoint_concurrency: usize,
+}
+
+/// Checked webhook settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Allow http and internal addresses in production (see [`WebhookArgs`]).
+    pub allow_private: bool,
+    pub poll_interval: Duration,
+    pub timeout: Duration,
+    pub retry_base: Duration,
+    pub max_attempts: u32,
+    pub concurrency: usize,
+    pub endpoint_concurrency: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            poll_interval: Duration::from_millis(1000),
+            timeout: Duration::from_secs(10),
+            // 30 s doubling to a cap of 4.3 h: 17 attempts span 27 to 41 hours.
+            retry_base: Duration::from_secs(30),
+            max_attempts: 17,
+            concurrency: 32,
+            endpoint_concurrency: 4,
+        }
+    }
+}
+
+impl WebhookArgs {
+    /// Checks each setting against a range that keeps delivery bounded.
+    pub fn resolve(&self) -> anyhow::Result<WebhookSettings> {
+        fn within<T: PartialOrd + std::fmt::Display>(
+            name: &str,
+            value: T,
+            min: T,
+            max: T,
+        ) -> anyhow::Result<T> {
+            if value < min || value > max {
+                anyhow::bail!("{name} must be between {min} and {max}");
+            }
+            Ok(value)
+        }
+        Ok(WebhookSettings {
+            allow_private: self.webhooks_allow_private,
+            poll_interval: Duration::from_millis(within(
+                "EMBHUB_WEBHOOK_POLL_MS",
+                self.webhook_poll_ms,
+                10,
+                60_000,
+            )?),
+            timeout: Duration::from_secs(within(
+                "EMBHUB_WEBHOOK_TIMEOUT_SECS",
+                self.webhook_timeout_secs,
+                1,
+                60,
+            )?),
+            retry_base: Duration::from_millis(within(
+                "EMBHUB_WEBHOOK_RETRY_BASE_MS",
+                self.webhook_retry_base_ms,
+                1,
+                3_600_000,
+            )?),
+            max_attempts: within(
+                "EMBHUB_WEBHOOK_MAX_ATTEMPTS",
+                self.webhook_max_attempts,
+                1,
+                100,
+            )?,
+            concurrency: within(
+                "EMBHUB_WEBHOOK_CONCURRENCY",
+                self.webhook_concurrency,
+                1,
+                1000,
+            )?,
+            endpoint_concurrency: within(
+                "EMBHUB_WEBHOOK_ENDPOINT_CONCURRENCY",
+                self.webhook_endpoint_concurrency,
+                1,
+                100,
+            )?,
         })
     }
 }

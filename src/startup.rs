@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::graphql::{SchemaOptions, build_schema};
 use crate::http::{self, AppState, ClientRateLimiter, IpThrottle, Metrics, TokenThrottle};
 use crate::service::clients::RevocationCache;
-use crate::service::invitations;
+use crate::service::{invitations, webhooks};
 use crate::{db, seed};
 
 /// A bound, migrated, ready-to-run server.
@@ -26,6 +26,8 @@ pub struct Application {
     address: SocketAddr,
     statements: Arc<AtomicU64>,
     expiry_sweep_interval: Duration,
+    /// Fan-out and delivery of webhooks, run beside the server.
+    webhooks: webhooks::Workers,
     /// How long in-flight requests get to finish after a shutdown signal.
     drain_timeout: std::time::Duration,
 }
@@ -39,6 +41,9 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let mut db = db::connect(&settings.database).await?;
+        // Taken before the statement counter is attached: the webhook workers'
+        // statements are not requests' (tests assert requests' counts).
+        let webhook_db = db.clone();
         let statements = db::count_statements(&mut db);
         db::migrate(&db).await?;
         if seed_demo {
@@ -57,11 +62,15 @@ impl Application {
             settings.auth.token_ttl,
         );
         let limits = settings.limits.clone();
+        let webhook_urls =
+            webhooks::UrlPolicy::new(settings.production, settings.webhooks.allow_private);
+        let webhooks = webhooks::Workers::new(webhook_db, settings.webhooks.clone(), webhook_urls)?;
         let state = AppState {
             db: db.clone(),
             schema: build_schema(SchemaOptions {
                 production: settings.production,
                 limits: limits.query,
+                webhook_urls,
             }),
             tokens: Arc::new(tokens),
             revocations: Arc::new(RevocationCache::new(
@@ -88,6 +97,7 @@ impl Application {
             address,
             statements,
             expiry_sweep_interval: settings.expiry_sweep_interval,
+            webhooks,
             // A request is stopped at the request timeout anyway; a little more lets
             // its response reach the client.
             drain_timeout: settings.request_timeout + std::time::Duration::from_secs(5),
@@ -125,6 +135,7 @@ impl Application {
             self.db.clone(),
             self.expiry_sweep_interval,
         ));
+        let webhooks = self.webhooks.start();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             stop.await;
@@ -151,6 +162,7 @@ impl Application {
             }
         }
         sweeper.abort();
+        webhooks.stop();
         self.db.close().await.ok();
         tracing::info!("embhub stopped");
         Ok(())

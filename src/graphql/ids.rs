@@ -23,9 +23,11 @@ pub enum NodeType {
     Participant,
     Presentation,
     AuditEntry,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
-const ALL: [NodeType; 11] = [
+const ALL: [NodeType; 13] = [
     NodeType::Organization,
     NodeType::Event,
     NodeType::EventDateChange,
@@ -37,6 +39,8 @@ const ALL: [NodeType; 11] = [
     NodeType::Participant,
     NodeType::Presentation,
     NodeType::AuditEntry,
+    NodeType::WebhookEndpoint,
+    NodeType::WebhookDelivery,
 ];
 
 impl NodeType {
@@ -53,6 +57,8 @@ impl NodeType {
             NodeType::Participant => "Participant",
             NodeType::Presentation => "Presentation",
             NodeType::AuditEntry => "AuditEntry",
+            NodeType::WebhookEndpoint => "WebhookEndpoint",
+            NodeType::WebhookDelivery => "WebhookDelivery",
         }
     }
 

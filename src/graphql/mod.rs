@@ -20,6 +20,7 @@ mod organization;
 mod prefetch;
 mod presentation;
 mod session;
+mod webhook;
 
 use async_graphql::{
     Context, EmptySubscription, ID, Interface, MergedObject, Object, Result, Schema, SimpleObject,
@@ -40,6 +41,7 @@ use invitation::{Invitation, InvitationMutation, InvitationQuery};
 use organization::{Organization, OrganizationMutation, OrganizationQuery};
 use presentation::{Presentation, PresentationMutation};
 use session::{Session, SessionMutation};
+use webhook::{WebhookMutation, WebhookQuery};
 
 /// The global id of a record of GraphQL type `type_name`.
 pub fn global_id(type_name: &str, id: uuid::Uuid) -> String {
@@ -113,7 +115,11 @@ impl CoreQuery {
             NodeType::Presentation => {
                 Node::Presentation(Presentation(presentations::get(cx, uuid).await?))
             }
-            NodeType::EventDateChange | NodeType::ApiClient | NodeType::AuditEntry => {
+            NodeType::EventDateChange
+            | NodeType::ApiClient
+            | NodeType::AuditEntry
+            | NodeType::WebhookEndpoint
+            | NodeType::WebhookDelivery => {
                 return Err(crate::error::AppError::NotFound { entity: "node" }.into());
             }
         })
@@ -130,6 +136,7 @@ pub struct QueryRoot(
     ApplicationQuery,
     DelegationQuery,
     AuditQuery,
+    WebhookQuery,
 );
 
 /// Every mutation.
@@ -142,6 +149,7 @@ pub struct MutationRoot(
     ApplicationMutation,
     DelegationMutation,
     PresentationMutation,
+    WebhookMutation,
 );
 
 /// Runs one operation for any transport, after the transport has checked it with
@@ -178,6 +186,9 @@ pub struct SchemaOptions {
     pub production: bool,
     /// Depth, complexity, alias, directive and document-size limits of an operation.
     pub limits: crate::config::QueryLimits,
+    /// Which webhook URLs endpoints may use (https and public addresses only, in
+    /// production).
+    pub webhook_urls: crate::service::webhooks::UrlPolicy,
 }
 
 /// Builds the schema; no I/O, so `embhub schema` and tests can build it anywhere.
@@ -201,7 +212,8 @@ pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
         EmptySubscription,
     )
     .limit_recursive_depth(32)
-    .data(analyzer);
+    .data(analyzer)
+    .data(options.webhook_urls);
     if options.production {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -21,6 +21,7 @@ pub mod participants;
 pub mod presentations;
 mod search;
 pub mod sessions;
+pub mod webhooks;
 
 use chrono::Utc;
 use sea_orm::{
