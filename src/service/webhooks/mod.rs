@@ -570,11 +570,11 @@ async fn fan_out_loop(sender: Arc<delivery::Sender>) {
                 Err(_) => return,
             };
             match result {
-                Ok((handled, created)) => {
-                    if created > 0 {
+                Ok(done) => {
+                    if done.deliveries > 0 {
                         sender.wake.notify_one();
                     }
-                    if (handled as u64) < FAN_OUT_BATCH {
+                    if !done.more {
                         break;
                     }
                 }

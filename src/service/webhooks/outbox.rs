@@ -29,22 +29,33 @@ use crate::service::changes::{self, Announcement, Audience, Topic};
 /// it, and reading it is this worker's business only.
 const FANNED_OUT_AT: &str = "webhooks_fanned_out_at";
 
-/// Fans out at most `batch` pending audit entries; returns how many entries were
-/// handled and how many deliveries were created.
-pub(crate) async fn fan_out_batch(
-    db: &DatabaseConnection,
-    batch: u64,
-) -> AppResult<(usize, usize)> {
+/// What one fan-out transaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FannedOut {
+    /// Deliveries created.
+    pub deliveries: usize,
+    /// Whether the batch was full, so more entries may be waiting.
+    pub more: bool,
+}
+
+/// Fans out at most `batch` pending audit entries (ten times as many when no
+/// endpoint is active: they are then only stamped, in one statement).
+pub(crate) async fn fan_out_batch(db: &DatabaseConnection, batch: u64) -> AppResult<FannedOut> {
     let txn = crate::service::begin_write(db).await?;
     let endpoints = webhook_endpoint::Entity::find()
         .filter(webhook_endpoint::Column::Active.eq(true))
         .all(&txn)
         .await?;
+    let limit = if endpoints.is_empty() {
+        batch * 10
+    } else {
+        batch
+    };
     let pending = audit_entry::Entity::find()
         .filter(Expr::col(Alias::new(FANNED_OUT_AT)).is_null())
         .order_by_asc(audit_entry::Column::CreatedAt)
         .order_by_asc(audit_entry::Column::Id)
-        .limit(batch)
+        .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     let (handled, deliveries) = if endpoints.is_empty() {
         // Nobody listens: stamp the entries without reading their snapshots.
@@ -64,9 +75,12 @@ pub(crate) async fn fan_out_batch(
         (entries.into_iter().map(|e| e.id).collect(), deliveries)
     };
     if handled.is_empty() {
-        return Ok((0, 0));
+        return Ok(FannedOut::default());
     }
-    let created = deliveries.len();
+    let outcome = FannedOut {
+        deliveries: deliveries.len(),
+        more: handled.len() as u64 == limit,
+    };
     for chunk in deliveries.chunks(500) {
         webhook_delivery::Entity::insert_many(chunk.to_vec())
             .on_conflict(
@@ -81,7 +95,7 @@ pub(crate) async fn fan_out_batch(
             .await?;
     }
     let now = Utc::now();
-    for chunk in handled.chunks(500) {
+    for chunk in handled.chunks(1000) {
         audit_entry::Entity::update_many()
             .col_expr(Alias::new(FANNED_OUT_AT), Expr::value(now))
             .filter(audit_entry::Column::Id.is_in(chunk.iter().copied()))
@@ -89,7 +103,7 @@ pub(crate) async fn fan_out_batch(
             .await?;
     }
     txn.commit().await?;
-    Ok((handled.len(), created))
+    Ok(outcome)
 }
 
 /// The deliveries one audit entry makes: one per active endpoint that subscribes

@@ -326,6 +326,29 @@ mod tests {
         }
     }
 
+    /// The delivery-time check: a name that resolves to an internal address is
+    /// refused by the resolver the HTTP client connects through (here `localhost`,
+    /// from the hosts file, standing for any rebinding name).
+    #[tokio::test]
+    async fn the_resolver_refuses_names_that_resolve_inside() {
+        let strict = GuardedResolver {
+            policy: UrlPolicy::new(true, false),
+        };
+        let name: Name = "localhost".parse().unwrap();
+        let refused = strict.resolve(name).await.err().expect("refused");
+        assert!(refused.to_string().contains(LOOPBACK), "{refused}");
+        let relaxed = GuardedResolver {
+            policy: UrlPolicy::new(false, false),
+        };
+        let addresses: Vec<SocketAddr> = relaxed
+            .resolve("localhost".parse().unwrap())
+            .await
+            .map_err(|e| e.to_string())
+            .expect("allowed outside production")
+            .collect();
+        assert!(addresses.iter().all(|a| a.ip().is_loopback()));
+    }
+
     #[test]
     fn strict_urls_need_https_and_a_public_host() {
         let strict = UrlPolicy::new(true, false);
