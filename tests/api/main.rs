@@ -22,3 +22,4 @@ mod resilience;
 mod schema;
 mod seed;
 mod server;
+mod subscriptions;
