@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    Statement,
 };
 use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
@@ -133,15 +132,18 @@ impl ChangeFeed {
 /// Sends this process's committed ids to every listener with `pg_notify`, a batch
 /// per round trip.
 async fn notify(db: DatabaseConnection, mut committed: mpsc::UnboundedReceiver<Vec<Uuid>>) {
+    // Straight on the pool: a background statement, batched across requests, not
+    // part of any request's work (nor of its statement count).
+    let pool = db.get_postgres_connection_pool().clone();
     let mut batch: Vec<Vec<Uuid>> = Vec::new();
     while committed.recv_many(&mut batch, 256).await > 0 {
         for payload in payloads(batch.drain(..).flatten()) {
-            let statement = Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [CHANNEL.into(), payload.into()],
-            );
-            if let Err(err) = db.execute_raw(statement).await {
+            let sent = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(payload)
+                .execute(&pool)
+                .await;
+            if let Err(err) = sent {
                 // Subscribers lose this change (webhooks do not): the listener's
                 // instances cannot know, so this is the one place to say it.
                 tracing::warn!(error = %err, "could not announce committed changes");
@@ -175,8 +177,13 @@ async fn listen(
     heard: mpsc::UnboundedSender<Vec<Uuid>>,
     broadcast: broadcast::Sender<FeedItem>,
 ) {
-    use sea_orm::sqlx::postgres::PgListener;
-    let pool = db.get_postgres_connection_pool().clone();
+    use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
+    // Its own connection, outside the request pool: a listener holds it for good,
+    // which would leave requests one connection short.
+    let options = (*db.get_postgres_connection_pool().connect_options()).clone();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(options);
     let mut connected_before = false;
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {

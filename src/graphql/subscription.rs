@@ -245,6 +245,7 @@ where
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
+/// Every subscription: committed changes, each as the subscriber may see it now.
 #[Subscription]
 impl SubscriptionRoot {
     /// Invitations the caller may see, as they are sent, answered, withdrawn or
