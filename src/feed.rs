@@ -20,9 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter};
 use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
