@@ -284,7 +284,7 @@ pub async fn apply(cx: &ServiceContext, event_id: Uuid, input: NewApplication) -
             created
         }
     };
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(saved)
 }
 
@@ -327,7 +327,7 @@ pub async fn withdraw(
     )
     .await?;
     record(&txn, cx, "application.withdraw", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -412,7 +412,7 @@ pub async fn decide(cx: &ServiceContext, id: Uuid, decision: Decision) -> AppRes
         &updated,
     )
     .await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 

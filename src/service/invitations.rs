@@ -446,8 +446,6 @@ pub async fn invite(
                 })
             })?;
     }
-    // Drafts sent here are audited as `invitation.send`, like `sendInvitation`.
-    let mut sent_drafts: Vec<(Model, Model)> = Vec::new();
     if send {
         let drafts: Vec<Uuid> = existing
             .values()
@@ -469,16 +467,26 @@ pub async fn invite(
                 .filter(Column::Id.is_in(drafts.iter().copied()))
                 .exec(&txn)
                 .await?;
+            let mut sent = Vec::with_capacity(drafts.len());
             for id in drafts {
                 if let Some(m) = existing.values_mut().find(|m| m.id == id) {
-                    let before = m.clone();
+                    let before = audit::snapshot(&*m);
                     m.status = InvitationStatus::Sent;
                     m.sent_at = Some(now);
                     m.updated_at = now;
                     m.version += 1;
-                    sent_drafts.push((before, m.clone()));
+                    sent.push(audit::Change {
+                        action: "invitation.send",
+                        entity_type: "Invitation",
+                        entity_id: m.id,
+                        before,
+                        after: audit::snapshot(&*m),
+                    });
                 }
             }
+            // Sending a draft is a change like `sendInvitation`'s: audited and
+            // announced the same way.
+            audit::record_many(&txn, cx, sent).await?;
         }
     }
     let created: HashMap<Uuid, Model> = Entity::find()
@@ -497,16 +505,9 @@ pub async fn invite(
             before: None,
             after: audit::snapshot(m),
         })
-        .chain(sent_drafts.iter().map(|(before, after)| audit::Change {
-            action: "invitation.send",
-            entity_type: "Invitation",
-            entity_id: after.id,
-            before: audit::snapshot(before),
-            after: audit::snapshot(after),
-        }))
         .collect();
     audit::record_many(&txn, cx, entries).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     existing.extend(created);
     Ok(wanted
         .iter()
@@ -556,7 +557,7 @@ pub async fn send(
     active.sent_by_client_id = Set(Some(cx.caller().client_id));
     let updated = save(&txn, &current, active).await?;
     record(&txn, cx, "invitation.send", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -587,7 +588,7 @@ pub async fn withdraw(
         delegations::cancel_for_invitation(&txn, cx, current.id).await?;
     }
     let updated = withdraw_in(&txn, cx, &current, note).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -761,7 +762,7 @@ pub async fn respond(cx: &ServiceContext, id: Uuid, answer: Answer) -> AppResult
     if answer.accept {
         delegations::create_for(&txn, cx, &updated).await?;
     }
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -873,7 +874,10 @@ pub(crate) async fn visible_to_invitee_exists(
 
 /// Writes EXPIRED on every SENT invitation past its respond-by or whose event
 /// ended; returns how many.
-pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
+pub async fn sweep_expired(
+    db: &DatabaseConnection,
+    feed: &crate::feed::ChangeFeed,
+) -> AppResult<u64> {
     let now = Utc::now();
     let txn = super::begin_write(db).await?;
     let due = Entity::find()
@@ -908,7 +912,8 @@ pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
             after: Some(serde_json::json!({ "status": "EXPIRED" })),
         })
         .collect();
-    audit::record_system(&txn, entries).await?;
+    let announced = audit::record_system(&txn, entries).await?;
     txn.commit().await?;
+    feed.committed(announced);
     Ok(due.len() as u64)
 }

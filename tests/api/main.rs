@@ -22,4 +22,5 @@ mod resilience;
 mod schema;
 mod seed;
 mod server;
+mod subscriptions;
 mod webhooks;
