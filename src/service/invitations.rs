@@ -18,7 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::access;
-use super::lists::{self, ParticipationFilter};
+use super::lists::{self, ParticipationFilter, ParticipationSortField};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, audit, delegations, events};
 use crate::domain::{
@@ -211,6 +211,7 @@ fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
         visible(cx),
         Column::EventId,
         Column::OrganizationId,
+        Column::UpdatedAt,
         filter,
     );
     if let Some(statuses) = &filter.statuses {
@@ -228,17 +229,19 @@ fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
     select
 }
 
-/// One page of the invitations the caller may see, oldest first.
+/// One page of the invitations the caller may see, in `sort` order.
 pub async fn list(
     cx: &ServiceContext,
     filter: &InvitationFilter,
+    sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = lists::by_creation::<Entity>(
+    let ordering = lists::participation_ordering::<Entity>(
         "invitations",
+        sort,
         Column::CreatedAt,
+        Column::UpdatedAt,
         Column::Id,
-        SortDirection::Asc,
     );
     let args = PageArgs::parse(page, &ordering.name)?;
     let mut page = fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await?;

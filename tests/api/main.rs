@@ -4,6 +4,7 @@
 
 mod access_matrix;
 mod auth;
+mod changes_since;
 mod delegations;
 mod events;
 mod fixtures;
