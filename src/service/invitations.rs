@@ -28,6 +28,9 @@ use crate::entity::invitation::{ActiveModel, Column, Entity, Model};
 use crate::entity::{event, organization};
 use crate::error::{AppError, AppResult, InputErrors};
 
+/// The PostgreSQL advisory lock one expiry sweep at a time holds.
+const EXPIRY_SWEEP_LOCK: i64 = 0x656d_6268_7562_0003; // "embhub" 3
+
 /// Most organizations one `inviteOrganizations` call takes.
 pub const MAX_BATCH: usize = 500;
 const MESSAGE_MAX: usize = 10_000;
@@ -865,9 +868,19 @@ pub(crate) async fn visible_to_invitee_exists(
 
 /// Writes EXPIRED on every SENT invitation past its respond-by or whose event
 /// ended; returns how many.
+///
+/// Every instance runs the sweep, but one round happens once across them: the
+/// transaction first tries a PostgreSQL advisory lock and, while another
+/// instance's sweep holds it, skips the round (returns 0) instead of expiring the
+/// same invitations a second time with a second audit entry each. The lock ends
+/// with the transaction. (On SQLite the write transaction alone serializes.)
 pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
     let now = Utc::now();
     let txn = super::begin_write(db).await?;
+    if !super::try_advisory_xact_lock(&txn, EXPIRY_SWEEP_LOCK).await? {
+        tracing::debug!("another instance is sweeping expired invitations; skipping this round");
+        return Ok(0);
+    }
     let due = Entity::find()
         .filter(Column::Status.eq(InvitationStatus::Sent))
         .filter(lapsed_condition(now))
@@ -876,7 +889,7 @@ pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
     if due.is_empty() {
         return Ok(0);
     }
-    Entity::update_many()
+    let expired = Entity::update_many()
         .col_expr(
             Column::Status,
             sea_orm::sea_query::Expr::value(InvitationStatus::Expired),
@@ -888,10 +901,14 @@ pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
         )
         .filter(Column::Id.is_in(due.iter().map(|m| m.id)))
         .filter(Column::Status.eq(InvitationStatus::Sent))
-        .exec(&txn)
+        .exec_with_returning(&txn)
         .await?;
-    let entries = due
+    // Only what this statement changed is audited: an invitation withdrawn
+    // between the read and the update was not expired by this sweep.
+    let expired: HashSet<Uuid> = expired.into_iter().map(|m| m.id).collect();
+    let entries: Vec<_> = due
         .iter()
+        .filter(|m| expired.contains(&m.id))
         .map(|m| audit::Change {
             action: "invitation.expire",
             entity_type: "Invitation",
@@ -900,7 +917,8 @@ pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
             after: Some(serde_json::json!({ "status": "EXPIRED" })),
         })
         .collect();
+    let count = entries.len() as u64;
     audit::record_system(&txn, entries).await?;
     txn.commit().await?;
-    Ok(due.len() as u64)
+    Ok(count)
 }
