@@ -11,6 +11,7 @@ mod fixtures;
 mod helpers;
 mod http_protocol;
 mod input_validation;
+mod instances;
 mod limits;
 mod logging;
 mod observability;
