@@ -70,6 +70,10 @@ fn ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
+fn only(id: &str) -> Vec<String> {
+    vec![id.to_owned()]
+}
+
 /// The largest `updatedAt` in a list: where a client picks up next time.
 fn last_seen(list: &Value) -> String {
     nodes(list)
@@ -130,7 +134,7 @@ async fn catching_up_with_updated_since_returns_exactly_what_changed_in_order() 
             "mutation($id: ID!) { rescheduleEvent(input: { id: $id, startDate: \"2030-05-11\", endDate: \"2030-05-17\", dateStatus: CONFIRMED, reason: \"The election moved\" }) { event { id } } }",
             json!({ "id": w.event })).await.data();
         let moved = app.gql(Some(&w.host.token), events_since, json!({ "since": since })).await;
-        assert_eq!(ids(&moved.data()["events"]), [w.event.clone()]);
+        assert_eq!(ids(&moved.data()["events"]), only(&w.event));
 
         let organizations_since = "query($since: DateTime) { organizations(filter: { updatedSince: $since }, orderBy: { field: UPDATED_AT, direction: DESC }) { nodes { id name updatedAt } } }";
         let directory = app.gql(Some(&w.host.token), organizations_since, json!({ "since": since })).await;
@@ -256,7 +260,7 @@ async fn adding_changing_or_removing_a_participant_reports_the_delegation_as_cha
         let added = add_participant(&app, &uz.token, &delegation, "Mirza Karimov", false).await;
         let participant = added.data()["addParticipant"]["participant"]["id"].as_str().unwrap().to_owned();
         let after_add = read(Some(since.clone())).await;
-        assert_eq!(ids(&after_add), [delegation.clone()], "an added member: {after_add}");
+        assert_eq!(ids(&after_add), only(&delegation), "an added member: {after_add}");
         since = last_seen(&after_add);
 
         // Changed.
@@ -264,7 +268,7 @@ async fn adding_changing_or_removing_a_participant_reports_the_delegation_as_cha
             "mutation($id: ID!) { updateParticipant(input: { id: $id, position: \"Commissioner\" }) { participant { id } } }",
             json!({ "id": participant })).await.data();
         let after_change = read(Some(since.clone())).await;
-        assert_eq!(ids(&after_change), [delegation.clone()], "a changed member");
+        assert_eq!(ids(&after_change), only(&delegation), "a changed member");
         since = last_seen(&after_change);
 
         // A refused removal (stale version) moves nothing.
@@ -280,7 +284,7 @@ async fn adding_changing_or_removing_a_participant_reports_the_delegation_as_cha
             json!({ "id": participant })).await.data();
         let after_removal = read(Some(since.clone())).await;
         let changed = nodes(&after_removal);
-        assert_eq!(ids(&after_removal), [delegation.clone()], "a removed member");
+        assert_eq!(ids(&after_removal), only(&delegation), "a removed member");
         assert_eq!(changed[0]["participants"], json!([]));
         // Member changes move `updatedAt` but not the delegation's version, so a
         // client editing the delegation's notes meanwhile is not refused.
@@ -288,7 +292,7 @@ async fn adding_changing_or_removing_a_participant_reports_the_delegation_as_cha
 
         // The host sees the same change.
         let host_view = app.gql(Some(&w.host.token), DELEGATIONS, json!({ "since": since })).await;
-        assert_eq!(ids(&host_view.data()["delegations"]), [delegation.clone()]);
+        assert_eq!(ids(&host_view.data()["delegations"]), only(&delegation));
     })
     .await;
 }
