@@ -131,6 +131,87 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub subscriptions: SubscriptionArgs,
+}
+
+/// GraphQL subscriptions over WebSocket.
+#[derive(Debug, Clone, Args)]
+pub struct SubscriptionArgs {
+    /// Seconds a new WebSocket gets to send `connection_init` (closed with 4408 after).
+    #[arg(long, env = "EMBHUB_WS_INIT_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_init_timeout_secs: u64,
+
+    /// Most open WebSockets per API client (per instance).
+    #[arg(long, env = "EMBHUB_WS_MAX_CONNECTIONS_PER_CLIENT", default_value_t = SubscriptionSettings::default().max_connections_per_client)]
+    pub ws_max_connections_per_client: usize,
+
+    /// Most subscriptions running on one WebSocket.
+    #[arg(long, env = "EMBHUB_WS_MAX_SUBSCRIPTIONS", default_value_t = SubscriptionSettings::default().max_subscriptions_per_connection)]
+    pub ws_max_subscriptions: usize,
+
+    /// Largest message a client may send over a WebSocket, in bytes.
+    #[arg(long, env = "EMBHUB_WS_MAX_MESSAGE_BYTES", default_value_t = SubscriptionSettings::default().max_message_bytes)]
+    pub ws_max_message_bytes: usize,
+
+    /// Changes a subscriber may fall behind before it is sent RESYNC.
+    #[arg(long, env = "EMBHUB_WS_BUFFER", default_value_t = SubscriptionSettings::default().buffer)]
+    pub ws_buffer: usize,
+}
+
+/// Checked subscription settings.
+#[derive(Debug, Clone)]
+pub struct SubscriptionSettings {
+    /// Closed with 4408 when `connection_init` has not come within this time.
+    pub init_timeout: Duration,
+    pub max_connections_per_client: usize,
+    pub max_subscriptions_per_connection: usize,
+    pub max_message_bytes: usize,
+    /// Changes a subscriber may lag before it is told to resync.
+    pub buffer: usize,
+    /// How often the server pings an idle socket (dead peers are found and closed).
+    pub keepalive: Duration,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        Self {
+            init_timeout: Duration::from_secs(10),
+            max_connections_per_client: 20,
+            max_subscriptions_per_connection: 50,
+            max_message_bytes: 64 * 1024,
+            buffer: 1024,
+            keepalive: Duration::from_secs(30),
+        }
+    }
+}
+
+impl SubscriptionArgs {
+    fn resolve(&self) -> anyhow::Result<SubscriptionSettings> {
+        if !(1..=300).contains(&self.ws_init_timeout_secs) {
+            anyhow::bail!("EMBHUB_WS_INIT_TIMEOUT_SECS must be between 1 and 300");
+        }
+        if self.ws_max_connections_per_client == 0 || self.ws_max_subscriptions == 0 {
+            anyhow::bail!(
+                "EMBHUB_WS_MAX_CONNECTIONS_PER_CLIENT and EMBHUB_WS_MAX_SUBSCRIPTIONS must be at least 1"
+            );
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.ws_max_message_bytes) {
+            anyhow::bail!("EMBHUB_WS_MAX_MESSAGE_BYTES must be between 1024 and 16777216");
+        }
+        if !(1..=1_000_000).contains(&self.ws_buffer) {
+            anyhow::bail!("EMBHUB_WS_BUFFER must be between 1 and 1000000");
+        }
+        Ok(SubscriptionSettings {
+            init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
+            max_connections_per_client: self.ws_max_connections_per_client,
+            max_subscriptions_per_connection: self.ws_max_subscriptions,
+            max_message_bytes: self.ws_max_message_bytes,
+            buffer: self.ws_buffer,
+            ..SubscriptionSettings::default()
+        })
+    }
 }
 
 /// Limits against abuse; every default is safe for a public deployment.
@@ -402,6 +483,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub auth: AuthSettings,
     pub limits: Limits,
+    pub subscriptions: SubscriptionSettings,
 }
 
 /// Checked token settings.
@@ -463,6 +545,7 @@ impl Settings {
                 revocation_check_interval: Duration::from_secs(30),
             },
             limits: Limits::default(),
+            subscriptions: SubscriptionSettings::default(),
         }
     }
 
@@ -500,6 +583,7 @@ impl Settings {
                 revocation_check_interval: Duration::from_secs(serve.auth.revocation_check_secs),
             },
             limits: serve.limits.resolve()?,
+            subscriptions: serve.subscriptions.resolve()?,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod db;
 pub mod domain;
 pub mod entity;
 pub mod error;
+pub mod feed;
 pub mod graphql;
 pub mod http;
 pub mod seed;

@@ -476,6 +476,7 @@ fn acting_as(
             roles: vec![role],
         },
         Some("seed".to_owned()),
+        crate::feed::ChangeFeed::detached(),
     )
 }
 

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::auth::keys::{KeySet, SigningKeySource};
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
+use crate::feed::{ChangeFeed, FeedTasks};
 use crate::graphql::{SchemaOptions, build_schema};
 use crate::http::{self, AppState, ClientRateLimiter, IpThrottle, Metrics, TokenThrottle};
 use crate::service::clients::RevocationCache;
@@ -26,6 +27,8 @@ pub struct Application {
     address: SocketAddr,
     statements: Arc<AtomicU64>,
     expiry_sweep_interval: Duration,
+    feed: ChangeFeed,
+    feed_tasks: FeedTasks,
     /// How long in-flight requests get to finish after a shutdown signal.
     drain_timeout: std::time::Duration,
 }
@@ -56,6 +59,7 @@ impl Application {
             settings.auth.token_ttl,
         );
         let limits = settings.limits.clone();
+        let (feed, feed_tasks) = ChangeFeed::start(db.clone(), settings.subscriptions.buffer);
         let state = AppState {
             db: db.clone(),
             schema: build_schema(SchemaOptions {
@@ -76,6 +80,9 @@ impl Application {
             request_timeout: settings.request_timeout,
             loader_batch_window: settings.loader_batch_window,
             documents: Default::default(),
+            feed: feed.clone(),
+            subscriptions: settings.subscriptions.clone(),
+            sockets: Default::default(),
             limits: Arc::new(limits),
         };
         let router = http::router(state);
@@ -87,6 +94,8 @@ impl Application {
             address,
             statements,
             expiry_sweep_interval: settings.expiry_sweep_interval,
+            feed,
+            feed_tasks,
             // A request is stopped at the request timeout anyway; a little more lets
             // its response reach the client.
             drain_timeout: settings.request_timeout + std::time::Duration::from_secs(5),
@@ -101,6 +110,11 @@ impl Application {
     /// The database pool, for tests and operator tasks.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Committed changes as this instance hears them.
+    pub fn feed(&self) -> ChangeFeed {
+        self.feed.clone()
     }
 
     /// How many SQL statements the server has run so far.
@@ -122,6 +136,7 @@ impl Application {
         tracing::info!(address = %self.address, "embhub listening");
         let sweeper = tokio::spawn(sweep_expired_invitations(
             self.db.clone(),
+            self.feed.clone(),
             self.expiry_sweep_interval,
         ));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -150,6 +165,7 @@ impl Application {
             }
         }
         sweeper.abort();
+        drop(self.feed_tasks);
         self.db.close().await.ok();
         tracing::info!("embhub stopped");
         Ok(())
@@ -159,11 +175,11 @@ impl Application {
 /// Writes EXPIRED on invitations past their respond-by, periodically. Reads are
 /// already correct without it (they compute the status); the sweep makes the
 /// stored status, filters by index and webhooks agree.
-async fn sweep_expired_invitations(db: DatabaseConnection, every: Duration) {
+async fn sweep_expired_invitations(db: DatabaseConnection, feed: ChangeFeed, every: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
-        match invitations::sweep_expired(&db).await {
+        match invitations::sweep_expired(&db, &feed).await {
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "invitations expired"),
             Err(err) => tracing::warn!(error = ?err, "invitation expiry sweep failed"),

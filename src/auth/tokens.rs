@@ -161,6 +161,12 @@ impl TokenService {
     /// answered from memory until it expires (checked against the clock with the
     /// same leeway as a full verification).
     pub fn verify(&self, token: &str) -> Result<Caller, TokenRejection> {
+        self.verify_until(token).map(|(caller, _)| caller)
+    }
+
+    /// Like [`Self::verify`], also returning when the token expires (Unix
+    /// seconds): a long-lived connection authenticated by it ends then.
+    pub fn verify_until(&self, token: &str) -> Result<(Caller, u64), TokenRejection> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenRejection::TooLarge);
         }
@@ -169,7 +175,7 @@ impl TokenService {
             && let Some((caller, exp)) = verified.get(token)
             && now < exp + LEEWAY_SECS
         {
-            return Ok(caller.clone());
+            return Ok((caller.clone(), *exp));
         }
         let (caller, exp) = self.verify_fully(token)?;
         if let Ok(mut verified) = self.verified.lock() {
@@ -181,7 +187,7 @@ impl TokenService {
             }
             verified.insert(token.to_owned(), (caller.clone(), exp));
         }
-        Ok(caller)
+        Ok((caller, exp))
     }
 
     /// Checks the signature and every claim of `token`; returns its caller and expiry.

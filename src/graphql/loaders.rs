@@ -190,28 +190,54 @@ pub type Cached<L> = DataLoader<L, HashMapCache>;
 /// builds.) Lists prefetch what their selection needs (see `prefetch`), so the
 /// common paths never wait for the window.
 pub fn attach(request: Request, cx: ServiceContext, window: std::time::Duration) -> Request {
-    fn batched<L>(l: L, window: std::time::Duration) -> Cached<L>
+    attach_with(request, cx, window, true)
+}
+
+/// Like [`attach`], for an operation answered many times (a subscription): its
+/// loaders still batch within one answer but remember nothing across answers, so
+/// every message shows the records as they are now.
+pub fn attach_uncached(
+    request: Request,
+    cx: ServiceContext,
+    window: std::time::Duration,
+) -> Request {
+    attach_with(request, cx, window, false)
+}
+
+fn attach_with(
+    request: Request,
+    cx: ServiceContext,
+    window: std::time::Duration,
+    cache: bool,
+) -> Request {
+    fn batched<L>(l: L, window: std::time::Duration, cache: bool) -> Cached<L>
     where
         L: Loader<Uuid> + Send + Sync + 'static,
     {
-        DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(window)
+        let loader = DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(window);
+        loader.enable_all_cache(cache);
+        loader
     }
     request
-        .data(batched(OrganizationLoader(cx.clone()), window))
-        .data(batched(EventLoader(cx.clone()), window))
-        .data(batched(SessionLoader(cx.clone()), window))
-        .data(batched(InvitationLoader(cx.clone()), window))
-        .data(batched(DelegationLoader(cx.clone()), window))
-        .data(batched(ParticipantLoader(cx.clone()), window))
-        .data(batched(DateChangeLoader(cx.clone()), window))
-        .data(batched(SessionsOfEvent(cx.clone()), window))
-        .data(batched(InvitationsOfEvent(cx.clone()), window))
-        .data(batched(ApplicationsOfEvent(cx.clone()), window))
-        .data(batched(DelegationsOfEvent(cx.clone()), window))
-        .data(batched(DelegationOfInvitation(cx.clone()), window))
-        .data(batched(ParticipantsOfDelegation(cx.clone()), window))
-        .data(batched(PresentationsOfSession(cx.clone()), window))
-        .data(batched(PresentationsOfDelegation(cx.clone()), window))
-        .data(batched(CoHostLoader(cx.clone()), window))
+        .data(batched(OrganizationLoader(cx.clone()), window, cache))
+        .data(batched(EventLoader(cx.clone()), window, cache))
+        .data(batched(SessionLoader(cx.clone()), window, cache))
+        .data(batched(InvitationLoader(cx.clone()), window, cache))
+        .data(batched(DelegationLoader(cx.clone()), window, cache))
+        .data(batched(ParticipantLoader(cx.clone()), window, cache))
+        .data(batched(DateChangeLoader(cx.clone()), window, cache))
+        .data(batched(SessionsOfEvent(cx.clone()), window, cache))
+        .data(batched(InvitationsOfEvent(cx.clone()), window, cache))
+        .data(batched(ApplicationsOfEvent(cx.clone()), window, cache))
+        .data(batched(DelegationsOfEvent(cx.clone()), window, cache))
+        .data(batched(DelegationOfInvitation(cx.clone()), window, cache))
+        .data(batched(ParticipantsOfDelegation(cx.clone()), window, cache))
+        .data(batched(PresentationsOfSession(cx.clone()), window, cache))
+        .data(batched(
+            PresentationsOfDelegation(cx.clone()),
+            window,
+            cache,
+        ))
+        .data(batched(CoHostLoader(cx.clone()), window, cache))
         .data(cx)
 }

@@ -20,10 +20,9 @@ mod organization;
 mod prefetch;
 mod presentation;
 mod session;
+mod subscription;
 
-use async_graphql::{
-    Context, EmptySubscription, ID, Interface, MergedObject, Object, Result, Schema, SimpleObject,
-};
+use async_graphql::{Context, ID, Interface, MergedObject, Object, Result, Schema, SimpleObject};
 
 use crate::auth::Role;
 use crate::service::{
@@ -40,6 +39,7 @@ use invitation::{Invitation, InvitationMutation, InvitationQuery};
 use organization::{Organization, OrganizationMutation, OrganizationQuery};
 use presentation::{Presentation, PresentationMutation};
 use session::{Session, SessionMutation};
+use subscription::SubscriptionRoot;
 
 /// The global id of a record of GraphQL type `type_name`.
 pub fn global_id(type_name: &str, id: uuid::Uuid) -> String {
@@ -168,8 +168,28 @@ pub async fn execute(
     response
 }
 
+/// Like [`execute`], for an operation answered many times over a WebSocket
+/// (subscriptions; a query or mutation answers once): one response per change.
+pub fn execute_stream(
+    schema: &EmbhubSchema,
+    request: async_graphql::Request,
+    cx: crate::service::ServiceContext,
+    batch_window: std::time::Duration,
+) -> impl futures::Stream<Item = async_graphql::Response> + Send + use<> {
+    use futures::StreamExt;
+    schema
+        .execute_stream(loaders::attach_uncached(request, cx, batch_window))
+        .map(|mut response| {
+            if !response.errors.is_empty() {
+                response.errors =
+                    crate::error::split_field_errors(std::mem::take(&mut response.errors));
+            }
+            response
+        })
+}
+
 /// The embhub schema.
-pub type EmbhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type EmbhubSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Options that shape the schema.
 #[derive(Debug, Clone, Copy, Default)]
@@ -190,7 +210,7 @@ pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
     let unlimited = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .finish();
     let analyzer =
@@ -198,7 +218,7 @@ pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .limit_recursive_depth(32)
     .data(analyzer);

@@ -224,6 +224,12 @@ async fn run_one(
         answer
     };
     let is_mutation = analysis.operation_type == OperationType::Mutation;
+    if analysis.operation_type == OperationType::Subscription {
+        return refuse(Rejection::BadRequest(
+            "subscriptions are served over WebSocket at /graphql (subprotocol graphql-transport-ws)"
+                .to_owned(),
+        ));
+    }
     if via_get && analysis.operation_type != OperationType::Query {
         return refuse(Rejection::MethodNotAllowed {
             allow: "POST",
@@ -250,6 +256,7 @@ async fn run_one(
         state.db.clone(),
         caller.clone(),
         request_id.map(str::to_owned),
+        state.feed.clone(),
     );
     let response =
         crate::graphql::execute(&state.schema, request, cx, state.loader_batch_window).await;
@@ -271,7 +278,7 @@ async fn run_one(
 
 /// A one-line syntax error: what was expected and where, without the parser's
 /// multi-line source excerpt.
-fn syntax_message(err: &async_graphql::parser::Error) -> String {
+pub(super) fn syntax_message(err: &async_graphql::parser::Error) -> String {
     let text = err.to_string();
     let what = text
         .lines()
@@ -293,6 +300,19 @@ fn error_code(error: &ServerError) -> Option<&str> {
         async_graphql::Value::String(code) => Some(code.as_str()),
         _ => None,
     }
+}
+
+/// An executed operation's result as a `graphql-transport-ws` `next` payload: the
+/// same JSON an HTTP answer has.
+/// Also says whether it is a request error (nothing ran: the document was refused).
+pub(super) fn encode_payload(response: async_graphql::Response) -> (Vec<u8>, bool) {
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let bytes = encode(response, ResponseType::GraphqlResponseJson)
+        .1
+        .into_bytes();
+    (bytes, request_error)
 }
 
 /// The status and body of an executed request. A request error (validation failed,
@@ -476,6 +496,9 @@ pub async fn post_graphql(State(state): State<AppState>, request: Request) -> Re
 
 /// GET: queries in the URL, or GraphiQL for a browser when enabled.
 pub async fn get_graphql(State(state): State<AppState>, request: Request) -> Response {
+    if super::subscriptions::is_upgrade(request.headers()) {
+        return super::subscriptions::upgrade(state, request).await;
+    }
     let wants_html = request
         .headers()
         .get(header::ACCEPT)

@@ -6,6 +6,7 @@ pub mod metrics;
 mod oauth;
 pub mod protocol;
 pub mod rate_limit;
+pub mod subscriptions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,12 @@ pub struct AppState {
     pub loader_batch_window: Duration,
     /// Documents already parsed, by their text.
     pub documents: crate::graphql::documents::DocumentCache,
+    /// Committed changes, for subscribers; mutations announce theirs here.
+    pub feed: crate::feed::ChangeFeed,
+    /// WebSocket timeouts and limits.
+    pub subscriptions: crate::config::SubscriptionSettings,
+    /// Open WebSockets per client.
+    pub sockets: Arc<subscriptions::SocketCounts>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

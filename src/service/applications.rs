@@ -287,7 +287,7 @@ pub async fn apply(cx: &ServiceContext, event_id: Uuid, input: NewApplication) -
             created
         }
     };
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(saved)
 }
 
@@ -330,7 +330,7 @@ pub async fn withdraw(
     )
     .await?;
     record(&txn, cx, "application.withdraw", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -415,7 +415,7 @@ pub async fn decide(cx: &ServiceContext, id: Uuid, decision: Decision) -> AppRes
         &updated,
     )
     .await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 

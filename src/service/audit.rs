@@ -57,7 +57,11 @@ pub async fn record<C: ConnectionTrait>(
     cx: &ServiceContext,
     change: Change<'_>,
 ) -> AppResult<()> {
-    entry(Some(cx), change).insert(txn).await?;
+    let entry = entry(Some(cx), change);
+    if let sea_orm::ActiveValue::Set(id) = entry.id {
+        cx.recorded(id);
+    }
+    entry.insert(txn).await?;
     Ok(())
 }
 
@@ -93,16 +97,31 @@ pub async fn record_many<C: ConnectionTrait>(
     cx: &ServiceContext,
     changes: Vec<Change<'_>>,
 ) -> AppResult<()> {
-    insert_all(
-        txn,
-        changes.into_iter().map(|c| entry(Some(cx), c)).collect(),
-    )
-    .await
+    let entries: Vec<_> = changes.into_iter().map(|c| entry(Some(cx), c)).collect();
+    for entry in &entries {
+        if let sea_orm::ActiveValue::Set(id) = entry.id {
+            cx.recorded(id);
+        }
+    }
+    insert_all(txn, entries).await
 }
 
-/// Writes entries for changes the system made on its own (the expiry sweep).
-pub async fn record_system<C: ConnectionTrait>(txn: &C, changes: Vec<Change<'_>>) -> AppResult<()> {
-    insert_all(txn, changes.into_iter().map(|c| entry(None, c)).collect()).await
+/// Writes entries for changes the system made on its own (the expiry sweep);
+/// returns their ids, to announce once the transaction commits.
+pub async fn record_system<C: ConnectionTrait>(
+    txn: &C,
+    changes: Vec<Change<'_>>,
+) -> AppResult<Vec<Uuid>> {
+    let entries: Vec<_> = changes.into_iter().map(|c| entry(None, c)).collect();
+    let ids = entries
+        .iter()
+        .filter_map(|e| match e.id {
+            sea_orm::ActiveValue::Set(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    insert_all(txn, entries).await?;
+    Ok(ids)
 }
 
 async fn insert_all<C: ConnectionTrait>(

@@ -12,8 +12,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::ServiceContext;
 use crate::entity::{application, audit_entry, delegation, event, event_co_host, invitation};
 use crate::error::AppResult;
+use crate::feed::FeedItem;
 
 /// The record a change is announced about, as subscriptions and webhooks name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -206,9 +208,19 @@ pub async fn announcement<C: ConnectionTrait>(
     db: &C,
     entry: &audit_entry::Model,
 ) -> AppResult<Option<Announcement>> {
-    let Some((kind, topic)) = kind_of(&entry.action) else {
+    let Some((mut kind, topic)) = kind_of(&entry.action) else {
         return Ok(None);
     };
+    // `inviteOrganizations(send: true)` creates invitations already sent.
+    if entry.action == "invitation.create"
+        && entry
+            .after
+            .as_ref()
+            .and_then(|a| a.get("sent_at"))
+            .is_some_and(|v| !v.is_null())
+    {
+        kind = "INVITATION_SENT";
+    }
     let (event_id, subject_id) = match entry.entity_type.as_str() {
         "Event" => (Some(entry.entity_id), entry.entity_id),
         "Invitation" | "Application" | "Delegation" => {
@@ -290,10 +302,15 @@ pub async fn audience<C: ConnectionTrait>(
     let id = announcement.subject_id;
     let mut everyone = false;
     match announcement.topic {
-        Topic::Event => everyone = event.status != crate::domain::EventStatus::Draft,
+        // A created event is a draft, whatever it became since.
+        Topic::Event => {
+            everyone = announcement.kind != "EVENT_CREATED"
+                && event.status != crate::domain::EventStatus::Draft;
+        }
+        // A draft does not exist for the invitee (nor does a draft withdrawn before
+        // it was sent), even if it has been sent by the time this is asked.
+        Topic::Invitation if announcement.kind == "INVITATION_CREATED" => {}
         Topic::Invitation => {
-            // A draft does not exist for the invitee (nor does a draft withdrawn
-            // before it was sent).
             let invitee = invitation::Entity::find_by_id(id)
                 .one(db)
                 .await?
@@ -323,6 +340,63 @@ pub async fn audience<C: ConnectionTrait>(
     Ok(Audience {
         everyone,
         organizations,
+    })
+}
+
+/// A change a subscriber follows, as heard.
+#[derive(Debug, Clone)]
+pub enum Heard {
+    /// `kind` happened to the record `subject_id` of event `event_id`; the
+    /// subscriber reads the record through the usual access checks.
+    Change {
+        kind: &'static str,
+        at: DateTime<Utc>,
+        subject_id: Uuid,
+        event_id: Uuid,
+    },
+    /// Changes may have been missed (the subscriber fell behind, or an instance
+    /// lost its database listener): refetch.
+    Resync,
+}
+
+/// The changes on `topic` (of one event when `event_id` is given) that the
+/// caller's organization may be told about, in commit order, from now on.
+///
+/// This only narrows the feed by organization; whether the caller may read the
+/// record (its role, the record's state now) is decided when it is read, by the
+/// same service functions as queries.
+pub fn follow(
+    cx: &ServiceContext,
+    topic: Topic,
+    event_id: Option<Uuid>,
+) -> impl futures::Stream<Item = Heard> + Send + 'static + use<> {
+    use tokio::sync::broadcast::error::RecvError;
+    let organization_id = cx.caller().organization_id;
+    let receiver = cx.feed.subscribe();
+    futures::stream::unfold(receiver, move |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(FeedItem::Change(notice)) => {
+                    let a = &notice.announcement;
+                    if a.topic == topic
+                        && event_id.is_none_or(|id| id == a.event_id)
+                        && notice.audience.includes(organization_id)
+                    {
+                        let heard = Heard::Change {
+                            kind: a.kind,
+                            at: a.at,
+                            subject_id: a.subject_id,
+                            event_id: a.event_id,
+                        };
+                        return Some((heard, receiver));
+                    }
+                }
+                Ok(FeedItem::Resync) | Err(RecvError::Lagged(_)) => {
+                    return Some((Heard::Resync, receiver));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
     })
 }
 

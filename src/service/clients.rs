@@ -255,6 +255,11 @@ impl RevocationCache {
         }
     }
 
+    /// How stale an answer may be: a revoked client is noticed within this time.
+    pub fn interval(&self) -> std::time::Duration {
+        self.ttl
+    }
+
     /// Whether `client_id` exists and is not revoked.
     pub async fn is_active(&self, db: &DatabaseConnection, client_id: Uuid) -> AppResult<bool> {
         let now = Instant::now();

@@ -393,7 +393,7 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: DelegationChanges) -
     }
     let updated = save(&txn, &current, active).await?;
     record(&txn, cx, "delegation.update", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -481,6 +481,6 @@ pub async fn confirm(
     active.status = Set(DelegationStatus::Confirmed);
     let updated = save(&txn, &current, active).await?;
     record(&txn, cx, "delegation.confirm", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }

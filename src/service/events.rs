@@ -594,7 +594,7 @@ pub async fn create(cx: &ServiceContext, fields: EventFields) -> AppResult<Model
     apply(&mut active, fields);
     let created = active.insert(&txn).await?;
     audited(&txn, cx, "event.create", None, &created).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(created)
 }
 
@@ -694,7 +694,7 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: EventChanges) -> App
         super::invitations::follow_event_end(&txn, &updated).await?;
     }
     audited(&txn, cx, "event.update", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -724,7 +724,7 @@ pub async fn publish(
     active.published_at = Set(Some(Utc::now()));
     let updated = save(&txn, &current, active).await?;
     audited(&txn, cx, "event.publish", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -780,7 +780,7 @@ pub async fn reschedule(cx: &ServiceContext, id: Uuid, change: Reschedule) -> Ap
     let updated = save(&txn, &current, active).await?;
     super::invitations::follow_event_end(&txn, &updated).await?;
     audited(&txn, cx, "event.reschedule", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -833,7 +833,7 @@ pub async fn add_co_host(
         },
     )
     .await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -867,7 +867,7 @@ pub async fn remove_co_host(
         },
     )
     .await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -975,6 +975,6 @@ pub async fn transition(
     }
     let updated = save(&txn, &current, active).await?;
     audited(&txn, cx, transition.action(), Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }

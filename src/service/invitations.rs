@@ -473,14 +473,26 @@ pub async fn invite(
                 .filter(Column::Id.is_in(drafts.iter().copied()))
                 .exec(&txn)
                 .await?;
+            let mut sent = Vec::with_capacity(drafts.len());
             for id in drafts {
                 if let Some(m) = existing.values_mut().find(|m| m.id == id) {
+                    let before = audit::snapshot(&*m);
                     m.status = InvitationStatus::Sent;
                     m.sent_at = Some(now);
                     m.updated_at = now;
                     m.version += 1;
+                    sent.push(audit::Change {
+                        action: "invitation.send",
+                        entity_type: "Invitation",
+                        entity_id: m.id,
+                        before,
+                        after: audit::snapshot(&*m),
+                    });
                 }
             }
+            // Sending a draft is a change like `sendInvitation`'s: audited and
+            // announced the same way.
+            audit::record_many(&txn, cx, sent).await?;
         }
     }
     let created: HashMap<Uuid, Model> = Entity::find()
@@ -501,7 +513,7 @@ pub async fn invite(
         })
         .collect();
     audit::record_many(&txn, cx, entries).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     existing.extend(created);
     Ok(wanted
         .iter()
@@ -551,7 +563,7 @@ pub async fn send(
     active.sent_by_client_id = Set(Some(cx.caller().client_id));
     let updated = save(&txn, &current, active).await?;
     record(&txn, cx, "invitation.send", Some(&current), &updated).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -582,7 +594,7 @@ pub async fn withdraw(
         delegations::cancel_for_invitation(&txn, cx, current.id).await?;
     }
     let updated = withdraw_in(&txn, cx, &current, note).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -756,7 +768,7 @@ pub async fn respond(cx: &ServiceContext, id: Uuid, answer: Answer) -> AppResult
     if answer.accept {
         delegations::create_for(&txn, cx, &updated).await?;
     }
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -874,7 +886,10 @@ pub(crate) async fn visible_to_invitee_exists(
 /// instance's sweep holds it, skips the round (returns 0) instead of expiring the
 /// same invitations a second time with a second audit entry each. The lock ends
 /// with the transaction. (On SQLite the write transaction alone serializes.)
-pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
+pub async fn sweep_expired(
+    db: &DatabaseConnection,
+    feed: &crate::feed::ChangeFeed,
+) -> AppResult<u64> {
     let now = Utc::now();
     let txn = super::begin_write(db).await?;
     if !super::try_advisory_xact_lock(&txn, EXPIRY_SWEEP_LOCK).await? {
@@ -918,7 +933,8 @@ pub async fn sweep_expired(db: &DatabaseConnection) -> AppResult<u64> {
         })
         .collect();
     let count = entries.len() as u64;
-    audit::record_system(&txn, entries).await?;
+    let announced = audit::record_system(&txn, entries).await?;
     txn.commit().await?;
+    feed.committed(announced);
     Ok(count)
 }

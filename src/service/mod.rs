@@ -22,6 +22,8 @@ pub mod presentations;
 mod search;
 pub mod sessions;
 
+use std::sync::{Arc, Mutex};
+
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -31,6 +33,8 @@ use sea_orm::{
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
+use crate::feed::ChangeFeed;
+use uuid::Uuid;
 
 /// The caller and its database handle for one request.
 ///
@@ -42,14 +46,25 @@ pub struct ServiceContext {
     caller: Caller,
     /// Correlates the audit entry with the request's logs.
     request_id: Option<String>,
+    /// Where committed changes are announced.
+    feed: ChangeFeed,
+    /// Audit entries written by the open transaction, announced once it commits.
+    uncommitted: Arc<Mutex<Vec<Uuid>>>,
 }
 
 impl ServiceContext {
-    pub fn new(db: DatabaseConnection, caller: Caller, request_id: Option<String>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        caller: Caller,
+        request_id: Option<String>,
+        feed: ChangeFeed,
+    ) -> Self {
         Self {
             db,
             caller,
             request_id,
+            feed,
+            uncommitted: Arc::default(),
         }
     }
 
@@ -59,8 +74,42 @@ impl ServiceContext {
     }
 
     /// Starts the transaction of a change (see [`begin_write`]).
+    ///
+    /// Mutations of one request run one after another, so what an earlier,
+    /// failed transaction recorded is forgotten here and never announced.
     pub(crate) async fn begin_write(&self) -> AppResult<DatabaseTransaction> {
+        self.take_uncommitted();
         begin_write(&self.db).await
+    }
+
+    /// Commits `txn`, then announces the changes it recorded: only a committed
+    /// change ever reaches subscribers.
+    pub(crate) async fn commit(&self, txn: DatabaseTransaction) -> AppResult<()> {
+        txn.commit().await?;
+        self.announce(self.take_uncommitted());
+        Ok(())
+    }
+
+    /// Notes an audit entry of the open transaction (see [`Self::commit`]).
+    pub(crate) fn recorded(&self, audit_id: Uuid) {
+        self.uncommitted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(audit_id);
+    }
+
+    /// Announces changes already committed (a single autocommitted statement).
+    pub(crate) fn announce(&self, audit_ids: Vec<Uuid>) {
+        self.feed.committed(audit_ids);
+    }
+
+    fn take_uncommitted(&self) -> Vec<Uuid> {
+        std::mem::take(
+            &mut *self
+                .uncommitted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 

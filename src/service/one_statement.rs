@@ -123,8 +123,9 @@ where
         None => String::new(),
     };
     let caller = cx.caller();
+    let audit_id = Uuid::now_v7();
     let audit_values = [
-        params.push(Uuid::now_v7()),
+        params.push(audit_id),
         params.push(caller.client_id),
         params.push(caller.organization_id),
         params.push(change.action),
@@ -150,7 +151,11 @@ where
     );
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, params.0);
     match cx.db.query_one_raw(statement).await? {
-        Some(row) => Ok(Some(E::Model::from_query_result(&row, "")?)),
+        Some(row) => {
+            let model = E::Model::from_query_result(&row, "")?;
+            cx.announce(vec![audit_id]);
+            Ok(Some(model))
+        }
         None => Ok(None),
     }
 }

@@ -385,7 +385,7 @@ pub async fn create(cx: &ServiceContext, input: NewOrganization) -> AppResult<Mo
         },
     )
     .await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(created)
 }
 
@@ -468,6 +468,6 @@ pub async fn update(
         },
     )
     .await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }

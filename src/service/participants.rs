@@ -339,7 +339,7 @@ pub async fn add(
     if created.role == ParticipantRole::Head {
         name_head(&txn, cx, &delegation, Some(created.id)).await?;
     }
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(created)
 }
 
@@ -555,7 +555,7 @@ pub async fn update(
     } else if stops_heading {
         name_head(&txn, cx, &delegation, None).await?;
     }
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -574,6 +574,6 @@ pub async fn remove(
     }
     Entity::delete_by_id(id).exec(&txn).await?;
     record(&txn, cx, "participant.remove", Some(&current), None, id).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(current)
 }

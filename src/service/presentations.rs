@@ -154,7 +154,7 @@ pub async fn propose(cx: &ServiceContext, input: NewPresentation) -> AppResult<M
     .insert(&txn)
     .await?;
     record(&txn, cx, "presentation.propose", None, &created).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(created)
 }
 
@@ -215,6 +215,6 @@ pub async fn decide(
         &updated,
     )
     .await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }

@@ -184,7 +184,7 @@ pub async fn add(cx: &ServiceContext, event_id: Uuid, fields: SessionFields) -> 
     let created = active.insert(&txn).await?;
     record(&txn, cx, "session.add", None, Some(&created), created.id).await?;
     events::touch(&txn, event_id).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(created)
 }
 
@@ -247,7 +247,7 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: SessionChanges) -> A
     )
     .await?;
     events::touch(&txn, event.id).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(updated)
 }
 
@@ -263,6 +263,6 @@ pub async fn remove(
     Entity::delete_by_id(id).exec(&txn).await?;
     record(&txn, cx, "session.remove", Some(&current), None, id).await?;
     events::touch(&txn, current.event_id).await?;
-    txn.commit().await?;
+    cx.commit(txn).await?;
     Ok(current)
 }

@@ -159,7 +159,7 @@ async fn paging_by_updated_at_among_equal_timestamps_neither_skips_nor_repeats()
             arrange_past_respond_by(&app, partner.uuid).await;
         }
         assert_eq!(
-            embhub::service::invitations::sweep_expired(&app.db)
+            embhub::service::invitations::sweep_expired(&app.db, &app.feed)
                 .await
                 .unwrap(),
             4

@@ -147,6 +147,10 @@ pub struct TestApp {
     pub operator_org: Uuid,
     /// SQL statements the server has run.
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The server's change feed (for system work a test runs itself).
+    pub feed: embhub::feed::ChangeFeed,
+    /// The database the server runs on.
+    pub database_url: String,
     stop: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
     cleanup: Cleanup,
     _data: tempfile::TempDir,
@@ -227,6 +231,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
             (format!("{base}/{name}"), Some((admin_url.clone(), name)))
         }
     };
+    let database_url = url.clone();
     let mut settings = Settings::local(url, data.path().to_path_buf());
     settings.expiry_sweep_interval = Duration::from_secs(3600);
     settings.database.max_connections = 5;
@@ -252,6 +257,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let address = format!("http://{}", app.address());
     let db = app.db().clone();
     let statements = app.statement_counter();
+    let feed = app.feed();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stop_rx.await;
@@ -279,6 +285,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         admin_token: String::new(),
         operator_org: operator.id,
         statements,
+        feed,
+        database_url,
         stop: std::sync::Arc::new(std::sync::Mutex::new(Some(stop_tx))),
         cleanup: Cleanup { postgres },
         _data: data,
@@ -287,7 +295,37 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     app
 }
 
+/// A second server on a test's database and data folder (so with the same signing
+/// key), as a second instance behind a load balancer; stopped when dropped.
+#[allow(dead_code)]
+pub struct Sibling {
+    pub address: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
 impl TestApp {
+    /// Starts a second instance on this test's database.
+    #[allow(dead_code)]
+    pub async fn sibling(&self) -> Sibling {
+        let mut settings = Settings::local(self.database_url.clone(), self.data_dir.clone());
+        settings.database.max_connections = 5;
+        settings.expiry_sweep_interval = Duration::from_secs(3600);
+        settings.limits.rate.per_minute = 1_000_000;
+        settings.limits.rate.burst = 1_000_000;
+        let app = Application::build(settings, false)
+            .await
+            .expect("the second instance builds");
+        let address = format!("http://{}", app.address());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Sibling {
+            address,
+            _stop: stop,
+        }
+    }
+
     /// The PostgreSQL server's admin URL and this run's database, on PostgreSQL.
     #[allow(dead_code)]
     pub fn postgres_database(&self) -> Option<(String, String)> {

@@ -275,7 +275,12 @@ async fn sweeps_on_two_instances_expire_each_invitation_once() {
         // Each instance has its own pool; their sweeps start at the same moment.
         let other = Database::connect(database_url(&app).as_str()).await.unwrap();
         let sweep = embhub::service::invitations::sweep_expired;
-        let (a, b, c, d) = tokio::join!(sweep(&app.db), sweep(&other), sweep(&app.db), sweep(&other));
+        let (a, b, c, d) = tokio::join!(
+            sweep(&app.db, &app.feed),
+            sweep(&other, &app.feed),
+            sweep(&app.db, &app.feed),
+            sweep(&other, &app.feed)
+        );
         let total: u64 = [a, b, c, d].into_iter().map(|r| r.expect("a sweep")).sum();
         assert_eq!(total, 6, "each invitation expired once");
 

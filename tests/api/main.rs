@@ -24,3 +24,4 @@ mod resilience;
 mod schema;
 mod seed;
 mod server;
+mod subscriptions;

@@ -57,7 +57,7 @@ async fn the_host_invites_ten_embs_and_the_event_lives_until_cancelled() {
             .gql(Some(&partners[5].token), "{ invitations(filter: { statuses: [EXPIRED] }) { totalCount nodes { status } } }", json!({}))
             .await;
         assert_eq!(mine.data()["invitations"]["totalCount"], 1);
-        assert_eq!(embhub::service::invitations::sweep_expired(&app.db).await.unwrap(), 1);
+        assert_eq!(embhub::service::invitations::sweep_expired(&app.db, &app.feed).await.unwrap(), 1);
 
         // Delegations fill their two seats (one funded) and hit the limits.
         let d = &delegations[0];
