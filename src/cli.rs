@@ -21,6 +21,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// One value parsed once per process: boxing `ServeArgs` would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (migrations are applied on start).

@@ -15,3 +15,4 @@ pub mod organization;
 pub mod participant;
 pub mod presentation;
 pub mod session;
+pub mod token_signing_key;
