@@ -47,7 +47,7 @@ start a 18190
 A_PID=${PIDS[0]}
 start b 18191
 COORDINATOR=$(token "$(client NEC COORDINATOR)")
-PARTNER=$(token "$(client UKEC PARTNER)")
+PARTNER=$(token "$(client "CEC UZ" PARTNER)")
 ulimit -n 65536 2>/dev/null || true
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F)"
 FEED_A=http://127.0.0.1:18190 FEED_B=http://127.0.0.1:18191 FEED_PID_A=$A_PID \

@@ -236,7 +236,14 @@ async fn main() -> anyhow::Result<()> {
     let holding = rss_mib(&pid);
     // The flow: notes on the partner's delegation, by the partner (one row; a
     // change without expectedVersion never conflicts), heard by the partner.
-    let delegations = gql(&http, &a, &partner, "{ delegations(first: 1) { nodes { id } } }", json!({})).await?;
+    let delegations = gql(
+        &http,
+        &a,
+        &partner,
+        "{ delegations(first: 1) { nodes { id } } }",
+        json!({}),
+    )
+    .await?;
     let delegation = delegations["delegations"]["nodes"][0]["id"]
         .as_str()
         .context("the partner has no delegation")?
@@ -305,7 +312,7 @@ async fn main() -> anyhow::Result<()> {
     flow_delays.sort_by(f64::total_cmp);
     println!();
     println!(
-        "| {sockets} idle sockets (one `invitationChanged` each) + {rate} event changes/s for {seconds} s | value |"
+        "| {sockets} idle sockets (one `invitationChanged` each) + {rate} delegation changes/s for {seconds} s | value |"
     );
     println!("|---|---|");
     println!(
@@ -313,7 +320,7 @@ async fn main() -> anyhow::Result<()> {
         rate * seconds
     );
     println!(
-        "| changes heard by one `eventChanged` subscriber (latest state; RESYNCs) | {} ({resyncs}) |",
+        "| changes heard by one `delegationChanged` subscriber (RESYNCs) | {} ({resyncs}) |",
         heard.len()
     );
     println!(
