@@ -33,7 +33,7 @@ token() { # client-json
 start() { # name port
   (
     export EMBHUB_BIND="127.0.0.1:$2" EMBHUB_TOKEN_TTL_SECS=3600 \
-      EMBHUB_RATE_LIMIT_PER_MINUTE=100000000 EMBHUB_RATE_LIMIT_BURST=100000000 \
+      EMBHUB_RATE_LIMIT_PER_MINUTE=1000000 EMBHUB_RATE_LIMIT_BURST=1000000 \
       EMBHUB_WS_MAX_CONNECTIONS_PER_CLIENT=100000 RUST_LOG=warn
     exec target/release/embhub serve
   ) >"$WORK/$1.log" 2>&1 &
@@ -47,7 +47,7 @@ start a 18190
 A_PID=${PIDS[0]}
 start b 18191
 COORDINATOR=$(token "$(client NEC COORDINATOR)")
-PARTNER=$(token "$(client UKEC PARTNER)")
+PARTNER=$(token "$(client "CEC UZ" PARTNER)")
 ulimit -n 65536 2>/dev/null || true
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F)"
 FEED_A=http://127.0.0.1:18190 FEED_B=http://127.0.0.1:18191 FEED_PID_A=$A_PID \

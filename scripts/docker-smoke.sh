@@ -7,11 +7,12 @@
 # Steps: start dockerd if it is not running (and stop it again at the end); build
 # local stand-ins for debian:bookworm-slim, the Rust image and postgres:15 where they
 # are missing (scripts/docker/standins.sh; machines without Docker Hub); check that
-# compose refuses to start without POSTGRES_PASSWORD; `up --build -d`; wait for both
+# compose refuses to start without POSTGRES_PASSWORD or EMBHUB_KEY_ENCRYPTION_KEY;
+# `up --build -d`; wait for both
 # health checks; check the container runs as uid 10001 on a read-only root file
 # system; create an ADMIN client with `exec`; get a token from the published port;
 # write and read through GraphQL; restart embhub and check that the same token still
-# works (the signing key is kept in the data volume) and the data is still there; the
+# works (the signing key is kept in the database, sealed) and the data is still there; the
 # same after recreating the container; then `down -v`.
 #
 # It uses its own compose project (embhub-smoke), its own random database password
@@ -70,7 +71,7 @@ cleanup() {
   fi
   if [ "${SMOKE_KEEP_LOGS:-0}" = 1 ]; then
     echo "   logs kept in $work"
-    rm -f "$work/env"
+    rm -f "$work/env" "$work/no-password.env" "$work/no-kek.env"
   else
     rm -rf "$work"
   fi
@@ -127,17 +128,23 @@ done
 # Characters that would break a password inside a URL: embhub takes it as PGPASSWORD.
 password="smoke@/:?#%&-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 umask 077
-printf 'POSTGRES_PASSWORD=%s\nEMBHUB_PUBLISH=127.0.0.1:%s\n' "$password" "$port" > "$work/env"
-: > "$work/empty.env"
+kek="$(head -c 32 /dev/urandom | base64)"
+printf 'POSTGRES_PASSWORD=%s\nEMBHUB_KEY_ENCRYPTION_KEY=%s\nEMBHUB_PUBLISH=127.0.0.1:%s\n' "$password" "$kek" "$port" > "$work/env"
+printf 'EMBHUB_KEY_ENCRYPTION_KEY=%s\n' "$kek" > "$work/no-password.env"
+printf 'POSTGRES_PASSWORD=%s\n' "$password" > "$work/no-kek.env"
 # Our env file, not the checkout's .env; nothing from the caller's environment.
-unset POSTGRES_PASSWORD EMBHUB_PUBLISH
+unset POSTGRES_PASSWORD EMBHUB_KEY_ENCRYPTION_KEY EMBHUB_PUBLISH
 compose=("${compose_cmd[@]}" --project-name "$project" --env-file "$work/env" -f "$root/docker-compose.yml")
 
-if out="$("${compose_cmd[@]}" --project-name "$project" --env-file "$work/empty.env" -f "$root/docker-compose.yml" config 2>&1)"; then
-  fail "compose accepted a configuration without POSTGRES_PASSWORD"
-fi
-grep -q "POSTGRES_PASSWORD is not set" <<<"$out" || fail "compose failed without POSTGRES_PASSWORD, but not clearly: $out"
-ok "without POSTGRES_PASSWORD compose refuses: $(grep -o "POSTGRES_PASSWORD is not set[^'\"}]*" <<<"$out" | tail -n1)"
+# Compose refuses to start while a required setting is missing, and says which.
+for required in POSTGRES_PASSWORD EMBHUB_KEY_ENCRYPTION_KEY; do
+  case $required in POSTGRES_PASSWORD) env_file="$work/no-password.env" ;; *) env_file="$work/no-kek.env" ;; esac
+  if out="$("${compose_cmd[@]}" --project-name "$project" --env-file "$env_file" -f "$root/docker-compose.yml" config 2>&1)"; then
+    fail "compose accepted a configuration without $required"
+  fi
+  grep -q "$required is not set" <<<"$out" || fail "compose failed without $required, but not clearly: $out"
+  ok "without $required compose refuses: $(grep -o "$required is not set[^'\"}]*" <<<"$out" | tail -n1)"
+done
 "${compose[@]}" config > /dev/null || fail "compose rejects its configuration"
 echo "   project $project, embhub on 127.0.0.1:$port"
 
@@ -192,9 +199,9 @@ ok "runs as uid 10001 (not root)"
 if "${compose[@]}" exec -T embhub bash -c ': > /usr/local/bin/probe' 2>/dev/null; then
   fail "could write to /usr/local/bin"
 fi
-"${compose[@]}" exec -T embhub bash -c ': > /tmp/probe && test -s /data/keys/token-signing-key.pem' \
-  || fail "/tmp is not writable or the signing key is not in /data"
-ok "read-only root file system; /tmp writable; signing key in the /data volume"
+"${compose[@]}" exec -T embhub bash -c ': > /tmp/probe && ! test -e /data/keys/token-signing-key.pem' \
+  || fail "/tmp is not writable, or a signing key was generated in /data instead of kept in the database"
+ok "read-only root file system; /tmp writable; no signing key file (it is kept in the database)"
 
 # ---------------------------------------------------------------------------------
 step "ADMIN client, token, GraphQL"

@@ -21,6 +21,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// One value parsed once per process: boxing `ServeArgs` would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 // Parsed once at start: the size of `serve`'s many settings costs nothing here.
 #[allow(clippy::large_enum_variant)]

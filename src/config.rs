@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::auth::key_store::KeyEncryptionKey;
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -441,9 +443,25 @@ pub struct AuthArgs {
     #[arg(long, env = "EMBHUB_TOKEN_TTL_SECS", default_value_t = 900)]
     pub token_ttl_secs: u64,
 
-    /// PEM file (PKCS#8) of the Ed25519 signing key; generated in the data folder if unset.
+    /// PEM file (PKCS#8) of the Ed25519 signing key. Unset: kept in the database
+    /// under the key-encryption key, or else generated in the data folder.
     #[arg(long, env = "EMBHUB_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
+
+    /// Key-encryption key: 32 random bytes in base64 (`openssl rand -base64 32`),
+    /// the same on every instance. With it the token signing key is kept in the
+    /// database, sealed with AES-256-GCM, so all instances on one database share it.
+    #[arg(long, env = "EMBHUB_KEY_ENCRYPTION_KEY", hide_env_values = true)]
+    pub key_encryption_key: Option<String>,
+
+    /// File holding the key-encryption key (e.g. a Docker secret), instead of
+    /// `EMBHUB_KEY_ENCRYPTION_KEY`.
+    #[arg(
+        long,
+        env = "EMBHUB_KEY_ENCRYPTION_KEY_FILE",
+        conflicts_with = "key_encryption_key"
+    )]
+    pub key_encryption_key_file: Option<PathBuf>,
 
     /// Further PEM public keys still accepted for verification during a key rotation.
     #[arg(long, env = "EMBHUB_VERIFICATION_KEY_FILES", value_delimiter = ',')]
@@ -479,9 +497,30 @@ pub struct AuthSettings {
     pub audience: String,
     pub token_ttl: Duration,
     pub signing_key_file: Option<PathBuf>,
+    /// Seals the signing key kept in the database (when no key file is given).
+    pub key_encryption_key: Option<KeyEncryptionKey>,
     pub verification_key_files: Vec<PathBuf>,
     /// A revoked client's tokens stop working within this interval.
     pub revocation_check_interval: Duration,
+}
+
+impl AuthArgs {
+    /// The key-encryption key from the variable or the file, checked.
+    fn resolve_key_encryption_key(&self) -> anyhow::Result<Option<KeyEncryptionKey>> {
+        if let Some(path) = &self.key_encryption_key_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot read EMBHUB_KEY_ENCRYPTION_KEY_FILE {}: {e}",
+                    path.display()
+                )
+            })?;
+            return KeyEncryptionKey::parse(&text, "EMBHUB_KEY_ENCRYPTION_KEY_FILE").map(Some);
+        }
+        match self.key_encryption_key.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => KeyEncryptionKey::parse(text, "EMBHUB_KEY_ENCRYPTION_KEY").map(Some),
+        }
+    }
 }
 
 impl Settings {
@@ -505,6 +544,7 @@ impl Settings {
                 audience: "embhub-api".into(),
                 token_ttl: Duration::from_secs(900),
                 signing_key_file: None,
+                key_encryption_key: None,
                 verification_key_files: Vec::new(),
                 revocation_check_interval: Duration::from_secs(30),
             },
@@ -543,6 +583,7 @@ impl Settings {
                 audience: serve.auth.token_audience.clone(),
                 token_ttl: Duration::from_secs(serve.auth.token_ttl_secs),
                 signing_key_file: serve.auth.signing_key_file.clone(),
+                key_encryption_key: serve.auth.resolve_key_encryption_key()?,
                 verification_key_files: serve.auth.verification_key_files.clone(),
                 revocation_check_interval: Duration::from_secs(serve.auth.revocation_check_secs),
             },

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
-use crate::auth::keys::KeySet;
+use crate::auth::keys::{KeySet, SigningKeySource};
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
 use crate::feed::{ChangeFeed, FeedTasks};
@@ -38,6 +38,8 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, loads keys and binds; `seed_demo` loads the demo world.
     pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
+        // Settings that cannot work are refused before anything else happens.
+        let key_source = SigningKeySource::choose(&settings)?;
         // Bind first: a busy port must fail before anything is written (the demo
         // seed prints secrets "shown only this once").
         let listener = TcpListener::bind(settings.bind)
@@ -53,11 +55,8 @@ impl Application {
             let created = seed::demo(&db).await?;
             seed::print_clients(&created, false);
         }
-        let keys = KeySet::load(
-            settings.auth.signing_key_file.as_deref(),
-            &settings.auth.verification_key_files,
-            &settings.data_dir,
-        )?;
+        let signing_key = key_source.signing_key(&db).await?;
+        let keys = KeySet::load(&signing_key, &settings.auth.verification_key_files)?;
         let tokens = TokenService::new(
             keys,
             settings.auth.issuer.clone(),

@@ -21,6 +21,8 @@ mod m20261128_000011_unique_acronyms;
 mod m20261128_000012_invitation_answers;
 mod m20261128_000013_one_head_per_delegation;
 mod m20261201_000014_webhook_outbox;
+mod m20261201_000016_updated_at_indexes;
+mod m20261201_000017_token_signing_keys;
 
 /// Applies or rolls back embhub's migrations, in order.
 pub struct Migrator;
@@ -43,6 +45,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_invitation_answers::Migration),
             Box::new(m20261128_000013_one_head_per_delegation::Migration),
             Box::new(m20261201_000014_webhook_outbox::Migration),
+            Box::new(m20261201_000016_updated_at_indexes::Migration),
+            Box::new(m20261201_000017_token_signing_keys::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ const TABLES: &[&str] = &[
     "participants",
     "presentations",
     "sessions",
+    "token_signing_keys",
     "webhook_deliveries",
     "webhook_endpoints",
 ];

@@ -1,8 +1,13 @@
 //! Signing and verification keys for access tokens (Ed25519), and their JWKS.
 //!
-//! The embedded default generates a key on first start and keeps it in the data
-//! folder (owner-only), so tokens survive restarts. Production configures PEM files;
-//! extra public keys stay accepted during a rotation and are published in the JWKS.
+//! Where the signing key comes from ([`SigningKeySource`]), first match wins:
+//! a PEM file (`EMBHUB_SIGNING_KEY_FILE`); the database, sealed under a
+//! key-encryption key (`EMBHUB_KEY_ENCRYPTION_KEY`, see [`super::key_store`]), so
+//! every instance on one database shares it; otherwise a key generated on first
+//! start in the data folder (owner-only), so tokens survive restarts — the
+//! embedded default, which only suits one instance: in production on PostgreSQL
+//! (several instances, one database) it is refused. Extra public keys stay
+//! accepted during a rotation and are published in the JWKS.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +19,11 @@ use ed25519_dalek::pkcs8::{
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::RngCore;
+use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
+
+use super::key_store::KeyEncryptionKey;
+use crate::config::Settings;
 
 /// The key tokens are signed with, plus every key they may be verified with.
 pub struct KeySet {
@@ -39,7 +48,7 @@ fn thumbprint(x: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-fn public_jwk(key: &VerifyingKey) -> (String, String, serde_json::Value) {
+pub(crate) fn public_jwk(key: &VerifyingKey) -> (String, String, serde_json::Value) {
     let x = URL_SAFE_NO_PAD.encode(key.as_bytes());
     let kid = thumbprint(&x);
     let jwk = serde_json::json!({
@@ -94,24 +103,71 @@ fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-impl KeySet {
-    /// Loads the configured keys, or the data folder's generated key.
-    pub fn load(
-        signing_key_file: Option<&Path>,
-        verification_key_files: &[PathBuf],
-        data_dir: &Path,
-    ) -> anyhow::Result<Self> {
-        let signing = match signing_key_file {
-            Some(path) => read_signing_key(path)?,
-            None => {
-                let path = data_dir.join("keys").join("token-signing-key.pem");
+/// Where the token signing key comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum SigningKeySource<'a> {
+    /// A PEM file the operator gives every instance.
+    File(&'a Path),
+    /// The database, sealed under this key-encryption key: shared by every
+    /// instance on the database.
+    Database(&'a KeyEncryptionKey),
+    /// Generated on first start in this data folder: one instance only.
+    DataDir(&'a Path),
+}
+
+impl<'a> SigningKeySource<'a> {
+    /// Picks the source from the settings, refusing a production start on
+    /// PostgreSQL that would give each instance a key of its own (each would then
+    /// refuse the tokens the others issue, and which one a client reaches is up
+    /// to the load balancer).
+    pub fn choose(settings: &'a Settings) -> anyhow::Result<Self> {
+        let auth = &settings.auth;
+        if let Some(path) = &auth.signing_key_file {
+            return Ok(Self::File(path));
+        }
+        if let Some(kek) = &auth.key_encryption_key {
+            return Ok(Self::Database(kek));
+        }
+        let postgres = settings.database.url.starts_with("postgres");
+        if postgres && settings.production {
+            anyhow::bail!(
+                "in production on PostgreSQL every instance must sign tokens with the same key, and none \
+                 is configured: set EMBHUB_KEY_ENCRYPTION_KEY (32 random bytes in base64, e.g. from \
+                 `openssl rand -base64 32`, the same on every instance) to keep the signing key in the \
+                 database sealed under it, or set EMBHUB_SIGNING_KEY_FILE to a PEM key file every \
+                 instance reads (README, \"Several instances, one database\")"
+            );
+        }
+        if postgres {
+            tracing::warn!(
+                "the token signing key is generated in this instance's data folder: a second instance \
+                 on this database would refuse its tokens (set EMBHUB_KEY_ENCRYPTION_KEY to share one)"
+            );
+        }
+        Ok(Self::DataDir(&settings.data_dir))
+    }
+
+    /// Reads, loads or creates the signing key.
+    pub async fn signing_key(self, db: &DatabaseConnection) -> anyhow::Result<SigningKey> {
+        match self {
+            Self::File(path) => read_signing_key(path),
+            Self::Database(kek) => super::key_store::load_or_create(db, kek).await,
+            Self::DataDir(dir) => {
+                let path = dir.join("keys").join("token-signing-key.pem");
                 if path.exists() {
-                    read_signing_key(&path)?
+                    read_signing_key(&path)
                 } else {
-                    generate_signing_key(&path)?
+                    generate_signing_key(&path)
                 }
             }
-        };
+        }
+    }
+}
+
+impl KeySet {
+    /// The key set of `signing` plus the public keys still accepted during a
+    /// rotation (`verification_key_files`).
+    pub fn load(signing: &SigningKey, verification_key_files: &[PathBuf]) -> anyhow::Result<Self> {
         let mut public_keys = vec![signing.verifying_key()];
         for path in verification_key_files {
             let pem = std::fs::read_to_string(path).map_err(|e| {
@@ -122,7 +178,7 @@ impl KeySet {
             })?;
             public_keys.push(key);
         }
-        Self::from_keys(&signing, &public_keys)
+        Self::from_keys(signing, &public_keys)
     }
 
     /// Builds a key set from keys in memory.

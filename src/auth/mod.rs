@@ -2,6 +2,7 @@
 //! service operation receives.
 
 mod caller;
+pub mod key_store;
 pub mod keys;
 pub mod tokens;
 

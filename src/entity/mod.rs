@@ -15,5 +15,6 @@ pub mod organization;
 pub mod participant;
 pub mod presentation;
 pub mod session;
+pub mod token_signing_key;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

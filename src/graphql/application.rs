@@ -3,7 +3,10 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::connection::{connection_type, page_request, participation_filter};
+use super::connection::{
+    DateTimeInput, ParticipationOrder, connection_type, page_request, participation_filter,
+    participation_sort,
+};
 use super::context::{load_one, service};
 use super::event::Event;
 use super::ids::{self, NodeType};
@@ -115,6 +118,12 @@ pub struct ApplicationFilter {
     organization_id: Option<ID>,
     /// Only these statuses.
     statuses: Option<Vec<ApplicationStatus>>,
+    /// Only applications changed after this instant (strictly after). To catch up, pass
+    /// the largest `updatedAt` you hold, less a safety margin (a change is stamped
+    /// a moment before it commits, and instances' clocks differ), with
+    /// `orderBy: {field: UPDATED_AT}`, and skip what you already hold (same id
+    /// and `updatedAt`).
+    updated_since: Option<DateTimeInput>,
 }
 
 /// Input of `applyToEvent`.
@@ -181,7 +190,12 @@ application_payload!(
 application_payload!(DecideApplicationPayload, "Result of `decideApplication`.");
 
 fn filter(input: ApplicationFilter) -> Result<Filter, AppError> {
-    participation_filter(input.event_id, input.organization_id, input.statuses)
+    participation_filter(
+        input.event_id,
+        input.organization_id,
+        input.statuses,
+        input.updated_since,
+    )
 }
 
 #[derive(Default)]
@@ -190,7 +204,9 @@ pub struct ApplicationQuery;
 #[Object]
 impl ApplicationQuery {
     /// Applications the caller may see: its organization's, and for coordinators
-    /// those to the events it hosts or co-hosts. Oldest first.
+    /// those to the events it hosts or co-hosts. Oldest first
+    /// unless `orderBy` says otherwise.
+    #[allow(clippy::too_many_arguments)]
     async fn applications(
         &self,
         ctx: &Context<'_>,
@@ -201,11 +217,15 @@ impl ApplicationQuery {
         #[graphql(desc = "Conditions the applications must meet.")] filter: Option<
             ApplicationFilter,
         >,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
     ) -> Result<ApplicationConnection> {
         let filter = self::filter(filter.unwrap_or_default())?;
         let page = applications::list(
             service(ctx)?,
             &filter,
+            participation_sort(order_by),
             &page_request(first, after, last, before),
         )
         .await?;

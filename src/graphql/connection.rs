@@ -4,9 +4,15 @@
 //! type of our schema has one; `connection_type!` declares a documented pair per
 //! list, with a lazily computed `totalCount` (no count query unless asked for).
 
-use async_graphql::connection::PageInfo;
+use std::borrow::Cow;
 
-use crate::service::pagination::{Page, PageRequest};
+use async_graphql::connection::PageInfo;
+use async_graphql::registry::Registry;
+use async_graphql::{InputType, InputValueResult, Value};
+use chrono::{DateTime, Utc};
+
+use crate::service::lists::ParticipationSortField;
+use crate::service::pagination::{Page, PageRequest, SortDirection};
 
 /// The Relay arguments of a list field.
 pub fn page_request(
@@ -119,6 +125,7 @@ pub fn participation_filter<S>(
     event_id: Option<async_graphql::ID>,
     organization_id: Option<async_graphql::ID>,
     statuses: Option<Vec<S>>,
+    updated_since: Option<DateTimeInput>,
 ) -> Result<crate::service::lists::ParticipationFilter<S>, crate::error::AppError> {
     use super::ids::{NodeType, decode_optional};
     Ok(crate::service::lists::ParticipationFilter {
@@ -129,7 +136,85 @@ pub fn participation_filter<S>(
             "filter.organizationId",
         )?,
         statuses,
+        updated_since: DateTimeInput::parse_optional(updated_since, "filter.updatedSince")?,
     })
+}
+
+/// Sort order of a participation list (`invitations`, `applications`,
+/// `delegations`).
+#[derive(async_graphql::InputObject)]
+pub struct ParticipationOrder {
+    /// What to sort by.
+    #[graphql(default_with = "ParticipationSortField::CreatedAt")]
+    field: ParticipationSortField,
+    /// Which way.
+    #[graphql(default_with = "SortDirection::Asc")]
+    direction: SortDirection,
+}
+
+/// The service sort of a participation list (default: oldest first).
+pub fn participation_sort(
+    order_by: Option<ParticipationOrder>,
+) -> (ParticipationSortField, SortDirection) {
+    order_by.map_or(
+        (ParticipationSortField::CreatedAt, SortDirection::Asc),
+        |o| (o.field, o.direction),
+    )
+}
+
+/// A `DateTime` input that the resolver parses instead of the executor.
+///
+/// async-graphql rejects a malformed scalar with a message naming only the type
+/// (`Failed to parse "DateTime"`), before any resolver runs, so the client cannot
+/// tell which field was wrong. In the schema this is the ordinary `DateTime`; it
+/// keeps the client's value, and [`DateTimeInput::parse_optional`] turns a bad one
+/// into a `BAD_USER_INPUT` naming the field.
+pub struct DateTimeInput(Option<DateTime<Utc>>);
+
+impl DateTimeInput {
+    /// The instant, or `BAD_USER_INPUT` naming `field` when it is not an RFC 3339
+    /// date-time in the plausible years.
+    pub fn parse_optional(
+        input: Option<Self>,
+        field: &str,
+    ) -> Result<Option<DateTime<Utc>>, crate::error::AppError> {
+        let Some(DateTimeInput(parsed)) = input else {
+            return Ok(None);
+        };
+        let at = parsed.ok_or_else(|| {
+            crate::error::AppError::invalid(
+                field,
+                "not a date-time: give one in RFC 3339 form, e.g. 2030-05-04T09:00:00Z",
+            )
+        })?;
+        crate::domain::plausible_instant(at, field).map(Some)
+    }
+}
+
+impl InputType for DateTimeInput {
+    type RawValueType = Self;
+
+    fn type_name() -> Cow<'static, str> {
+        <DateTime<Utc> as InputType>::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <DateTime<Utc> as InputType>::create_type_info(registry)
+    }
+
+    fn parse(value: Option<Value>) -> InputValueResult<Self> {
+        Ok(Self(<DateTime<Utc> as InputType>::parse(value).ok()))
+    }
+
+    fn to_value(&self) -> Value {
+        self.0.map_or(Value::Null, |at| {
+            <DateTime<Utc> as InputType>::to_value(&at)
+        })
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
 }
 
 /// Maps an optional GraphQL input that may be `null` to a service patch.

@@ -3,7 +3,10 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::connection::{connection_type, page_request, participation_filter, patch};
+use super::connection::{
+    DateTimeInput, ParticipationOrder, connection_type, page_request, participation_filter,
+    participation_sort, patch,
+};
 use super::context::{load_children, load_one, service};
 use super::event::Event;
 use super::ids::{self, NodeType};
@@ -205,6 +208,12 @@ pub struct DelegationFilter {
     organization_id: Option<ID>,
     /// Only these statuses.
     statuses: Option<Vec<DelegationStatus>>,
+    /// Only delegations changed after this instant (strictly after). To catch up, pass
+    /// the largest `updatedAt` you hold, less a safety margin (a change is stamped
+    /// a moment before it commits, and instances' clocks differ), with
+    /// `orderBy: {field: UPDATED_AT}`, and skip what you already hold (same id
+    /// and `updatedAt`).
+    updated_since: Option<DateTimeInput>,
 }
 
 /// Input of `updateDelegation`: omitted fields stay, `null` clears them.
@@ -348,7 +357,12 @@ pub struct RemoveParticipantPayload {
 }
 
 fn filter(input: DelegationFilter) -> Result<Filter, AppError> {
-    participation_filter(input.event_id, input.organization_id, input.statuses)
+    participation_filter(
+        input.event_id,
+        input.organization_id,
+        input.statuses,
+        input.updated_since,
+    )
 }
 
 #[derive(Default)]
@@ -357,7 +371,9 @@ pub struct DelegationQuery;
 #[Object]
 impl DelegationQuery {
     /// Delegations the caller may see: its organization's, and for coordinators
-    /// those at the events it hosts or co-hosts. Oldest first.
+    /// those at the events it hosts or co-hosts. Oldest first
+    /// unless `orderBy` says otherwise.
+    #[allow(clippy::too_many_arguments)]
     async fn delegations(
         &self,
         ctx: &Context<'_>,
@@ -366,11 +382,15 @@ impl DelegationQuery {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
         #[graphql(desc = "Conditions the delegations must meet.")] filter: Option<DelegationFilter>,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
     ) -> Result<DelegationConnection> {
         let filter = self::filter(filter.unwrap_or_default())?;
         let page = delegations::list(
             service(ctx)?,
             &filter,
+            participation_sort(order_by),
             &page_request(first, after, last, before),
         )
         .await?;

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::application::Application;
-use super::connection::{connection_type, page_request, patch};
+use super::connection::{DateTimeInput, connection_type, page_request, patch};
 use super::context::{load_children, loader, service};
 use super::delegation::Delegation;
 use super::ids::{self, NodeType};
@@ -239,6 +239,12 @@ pub struct EventFilter {
     starts_on_or_before: Option<NaiveDate>,
     /// Text found in the title, ignoring case.
     search: Option<String>,
+    /// Only events changed after this instant (strictly after), their agenda and
+    /// co-hosts included. To catch up, pass the largest `updatedAt` you hold, less
+    /// a safety margin (a change is stamped a moment before it commits, and
+    /// instances' clocks differ), with `orderBy: {field: UPDATED_AT}`, and skip
+    /// what you already hold (same id and `updatedAt`).
+    updated_since: Option<DateTimeInput>,
 }
 
 impl EventFilter {
@@ -256,6 +262,10 @@ impl EventFilter {
             starts_on_or_after: self.starts_on_or_after,
             starts_on_or_before: self.starts_on_or_before,
             search: self.search,
+            updated_since: DateTimeInput::parse_optional(
+                self.updated_since,
+                "filter.updatedSince",
+            )?,
         })
     }
 }

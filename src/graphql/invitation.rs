@@ -3,7 +3,10 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::connection::{connection_type, page_request, participation_filter};
+use super::connection::{
+    DateTimeInput, ParticipationOrder, connection_type, page_request, participation_filter,
+    participation_sort,
+};
 use super::context::{load_children, load_one, service};
 use super::delegation::Delegation;
 use super::event::Event;
@@ -135,6 +138,12 @@ pub struct InvitationFilter {
     organization_id: Option<ID>,
     /// Only these statuses.
     statuses: Option<Vec<InvitationStatus>>,
+    /// Only invitations changed after this instant (strictly after). To catch up, pass
+    /// the largest `updatedAt` you hold, less a safety margin (a change is stamped
+    /// a moment before it commits, and instances' clocks differ), with
+    /// `orderBy: {field: UPDATED_AT}`, and skip what you already hold (same id
+    /// and `updatedAt`).
+    updated_since: Option<DateTimeInput>,
 }
 
 /// Input of `inviteOrganizations`.
@@ -224,7 +233,12 @@ invitation_payload!(
 );
 
 fn filter(input: InvitationFilter) -> Result<Filter, AppError> {
-    participation_filter(input.event_id, input.organization_id, input.statuses)
+    participation_filter(
+        input.event_id,
+        input.organization_id,
+        input.statuses,
+        input.updated_since,
+    )
 }
 
 #[derive(Default)]
@@ -233,7 +247,9 @@ pub struct InvitationQuery;
 #[Object]
 impl InvitationQuery {
     /// Invitations the caller may see: those addressed to its organization, and
-    /// for coordinators those of the events it hosts or co-hosts. Oldest first.
+    /// for coordinators those of the events it hosts or co-hosts. Oldest first
+    /// unless `orderBy` says otherwise.
+    #[allow(clippy::too_many_arguments)]
     async fn invitations(
         &self,
         ctx: &Context<'_>,
@@ -242,11 +258,15 @@ impl InvitationQuery {
         #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
         #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
         #[graphql(desc = "Conditions the invitations must meet.")] filter: Option<InvitationFilter>,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
     ) -> Result<InvitationConnection> {
         let filter = self::filter(filter.unwrap_or_default())?;
         let page = invitations::list(
             service(ctx)?,
             &filter,
+            participation_sort(order_by),
             &page_request(first, after, last, before),
         )
         .await?;

@@ -3,11 +3,12 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::connection::{connection_type, page_request, patch};
+use super::connection::{DateTimeInput, connection_type, page_request, patch};
 use super::context::service;
 use super::ids::{self, NodeType};
 use crate::domain::OrganizationKind;
 use crate::entity::organization;
+use crate::error::AppError;
 use crate::service::organizations::{
     self, NewOrganization, OrganizationChanges, OrganizationFilter as Filter, OrganizationSortField,
 };
@@ -80,16 +81,25 @@ pub struct OrganizationFilter {
     aweb_member: Option<bool>,
     /// Text found in the name, local name or acronym, ignoring case.
     search: Option<String>,
+    /// Only organizations whose directory entry changed after this instant
+    /// (strictly after). To catch up, pass the largest `updatedAt` you hold, less
+    /// a safety margin (a change is stamped a moment before it commits, and
+    /// instances' clocks differ), with `orderBy: {field: UPDATED_AT}`, and skip
+    /// what you already hold (same id and `updatedAt`).
+    updated_since: Option<DateTimeInput>,
 }
 
-impl From<OrganizationFilter> for Filter {
-    fn from(f: OrganizationFilter) -> Self {
-        Filter {
+impl TryFrom<OrganizationFilter> for Filter {
+    type Error = AppError;
+
+    fn try_from(f: OrganizationFilter) -> Result<Self, AppError> {
+        Ok(Filter {
             kinds: f.kinds,
             country_code: f.country_code,
             aweb_member: f.aweb_member,
             search: f.search,
-        }
+            updated_since: DateTimeInput::parse_optional(f.updated_since, "filter.updatedSince")?,
+        })
     }
 }
 
@@ -203,7 +213,7 @@ impl OrganizationQuery {
         >,
     ) -> Result<OrganizationConnection> {
         let cx = service(ctx)?;
-        let filter: Filter = filter.unwrap_or_default().into();
+        let filter = Filter::try_from(filter.unwrap_or_default())?;
         let sort = order_by.map_or((OrganizationSortField::Name, SortDirection::Asc), |o| {
             (o.field, o.direction)
         });

@@ -38,6 +38,9 @@ use crate::error::{AppError, Rejection};
 use crate::graphql::limits::QueryAnalyzer;
 use crate::service::ServiceContext;
 
+/// Read and write buffer of one socket (grows for a larger message as needed).
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The only subprotocol spoken.
 pub const SUBPROTOCOL: &str = "graphql-transport-ws";
 
@@ -126,6 +129,11 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
     let max = state.subscriptions.max_message_bytes;
     upgrade
         .protocols([SUBPROTOCOL])
+        // tungstenite's defaults reserve 128 KiB per socket for reading and as much
+        // for writing; subscribers are mostly idle and their messages small, so
+        // thousands of sockets would hold hundreds of megabytes for nothing.
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {

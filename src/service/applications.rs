@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::invitations::{self, Offer, funding_items};
-use super::lists::{self, ParticipationFilter};
+use super::lists::{self, ParticipationFilter, ParticipationSortField};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, access, audit, delegations, events};
 use crate::domain::{
@@ -97,22 +97,25 @@ fn filtered(cx: &ServiceContext, filter: &ApplicationFilter) -> Select<Entity> {
         visible(cx),
         Column::EventId,
         Column::OrganizationId,
+        Column::UpdatedAt,
         Column::Status,
         filter,
     )
 }
 
-/// One page of the applications the caller may see, oldest first.
+/// One page of the applications the caller may see, in `sort` order.
 pub async fn list(
     cx: &ServiceContext,
     filter: &ApplicationFilter,
+    sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = lists::by_creation::<Entity>(
+    let ordering = lists::participation_ordering::<Entity>(
         "applications",
+        sort,
         Column::CreatedAt,
+        Column::UpdatedAt,
         Column::Id,
-        SortDirection::Asc,
     );
     let args = PageArgs::parse(page, &ordering.name)?;
     fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::lists::{self, ParticipationFilter};
+use super::lists::{self, ParticipationFilter, ParticipationSortField};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{Patch, ServiceContext, access, audit};
 use crate::domain::{BoundedText, DelegationStatus, plausible_instant_opt};
@@ -159,22 +159,25 @@ fn filtered(cx: &ServiceContext, filter: &DelegationFilter) -> Select<Entity> {
         visible(cx),
         Column::EventId,
         Column::OrganizationId,
+        Column::UpdatedAt,
         Column::Status,
         filter,
     )
 }
 
-/// One page of the delegations the caller may see, oldest first.
+/// One page of the delegations the caller may see, in `sort` order.
 pub async fn list(
     cx: &ServiceContext,
     filter: &DelegationFilter,
+    sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = lists::by_creation::<Entity>(
+    let ordering = lists::participation_ordering::<Entity>(
         "delegations",
+        sort,
         Column::CreatedAt,
+        Column::UpdatedAt,
         Column::Id,
-        SortDirection::Asc,
     );
     let args = PageArgs::parse(page, &ordering.name)?;
     fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await
@@ -287,6 +290,22 @@ async fn save(txn: &DatabaseTransaction, current: &Model, active: ActiveModel) -
 pub(crate) async fn lock(txn: &DatabaseTransaction, id: Uuid) -> AppResult<()> {
     Entity::update_many()
         .col_expr(Column::Version, Expr::col(Column::Version))
+        .filter(Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Like [`lock`], and marks the delegation changed: its members and presentation
+/// proposals are part of it, so adding, changing or removing one moves the
+/// delegation's `updated_at` and `delegations(filter: {updatedSince})` reports it
+/// (a removed participant cannot report itself). The lock's statement carries it,
+/// so this costs no extra round trip; it rolls back with a failed change. The
+/// version stays: a member change never makes the delegation's `expectedVersion`
+/// stale for a client editing its notes.
+pub(crate) async fn lock_and_touch(txn: &DatabaseTransaction, id: Uuid) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(Column::Id.eq(id))
         .exec(txn)
         .await?;

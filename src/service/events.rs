@@ -45,6 +45,8 @@ pub struct EventFilter {
     pub starts_on_or_before: Option<NaiveDate>,
     /// Case-insensitive match on the title.
     pub search: Option<String>,
+    /// Only events changed after this instant (their agenda or co-hosts included).
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 /// How event lists sort.
@@ -56,6 +58,9 @@ pub enum EventSortField {
     Title,
     /// By when the event was created.
     CreatedAt,
+    /// By when the event, its agenda or its co-hosts last changed (to catch up
+    /// with `updatedSince`).
+    UpdatedAt,
 }
 
 /// Every editable field of an event, as validated before writing.
@@ -265,7 +270,8 @@ pub async fn date_changes_of(
 }
 
 fn filtered(cx: &ServiceContext, filter: &EventFilter) -> AppResult<Select<Entity>> {
-    let mut select = visible_events(cx);
+    let mut select =
+        super::lists::changed_since(visible_events(cx), Column::UpdatedAt, filter.updated_since);
     if let Some(kinds) = &filter.kinds {
         select = select.filter(Column::Kind.is_in(kinds.iter().copied()));
     }
@@ -316,6 +322,11 @@ fn ordering(field: EventSortField, direction: SortDirection) -> Ordering<Entity>
             |m| timestamp_text(&m.created_at),
             parse_timestamp,
         ),
+        EventSortField::UpdatedAt => (
+            Column::UpdatedAt,
+            |m| timestamp_text(&m.updated_at),
+            parse_timestamp,
+        ),
     };
     Ordering {
         name: format!("events:{field:?}:{direction:?}"),
@@ -356,6 +367,23 @@ pub(crate) async fn visible_event<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(NOT_FOUND)
+}
+
+/// Marks an event changed (its `updated_at`; the version stays, so an agenda edit
+/// never makes an `expectedVersion` of the event stale), inside `txn`. The agenda
+/// is part of the event: `events(filter: {updatedSince})` then reports an event
+/// whose sessions were added, changed or removed, which a removed session could
+/// not report itself.
+pub(crate) async fn touch(txn: &DatabaseTransaction, id: Uuid) -> AppResult<()> {
+    Entity::update_many()
+        .col_expr(
+            Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Loads an event for a change by its host, inside `txn`.

@@ -18,7 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::access;
-use super::lists::{self, ParticipationFilter};
+use super::lists::{self, ParticipationFilter, ParticipationSortField};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, audit, delegations, events};
 use crate::domain::{
@@ -27,6 +27,9 @@ use crate::domain::{
 use crate::entity::invitation::{ActiveModel, Column, Entity, Model};
 use crate::entity::{event, organization};
 use crate::error::{AppError, AppResult, InputErrors};
+
+/// The PostgreSQL advisory lock one expiry sweep at a time holds.
+const EXPIRY_SWEEP_LOCK: i64 = 0x656d_6268_7562_0003; // "embhub" 3
 
 /// Most organizations one `inviteOrganizations` call takes.
 pub const MAX_BATCH: usize = 500;
@@ -211,6 +214,7 @@ fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
         visible(cx),
         Column::EventId,
         Column::OrganizationId,
+        Column::UpdatedAt,
         filter,
     );
     if let Some(statuses) = &filter.statuses {
@@ -228,17 +232,19 @@ fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
     select
 }
 
-/// One page of the invitations the caller may see, oldest first.
+/// One page of the invitations the caller may see, in `sort` order.
 pub async fn list(
     cx: &ServiceContext,
     filter: &InvitationFilter,
+    sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = lists::by_creation::<Entity>(
+    let ordering = lists::participation_ordering::<Entity>(
         "invitations",
+        sort,
         Column::CreatedAt,
+        Column::UpdatedAt,
         Column::Id,
-        SortDirection::Asc,
     );
     let args = PageArgs::parse(page, &ordering.name)?;
     let mut page = fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await?;
@@ -874,12 +880,22 @@ pub(crate) async fn visible_to_invitee_exists(
 
 /// Writes EXPIRED on every SENT invitation past its respond-by or whose event
 /// ended; returns how many.
+///
+/// Every instance runs the sweep, but one round happens once across them: the
+/// transaction first tries a PostgreSQL advisory lock and, while another
+/// instance's sweep holds it, skips the round (returns 0) instead of expiring the
+/// same invitations a second time with a second audit entry each. The lock ends
+/// with the transaction. (On SQLite the write transaction alone serializes.)
 pub async fn sweep_expired(
     db: &DatabaseConnection,
     feed: &crate::feed::ChangeFeed,
 ) -> AppResult<u64> {
     let now = Utc::now();
     let txn = super::begin_write(db).await?;
+    if !super::try_advisory_xact_lock(&txn, EXPIRY_SWEEP_LOCK).await? {
+        tracing::debug!("another instance is sweeping expired invitations; skipping this round");
+        return Ok(0);
+    }
     let due = Entity::find()
         .filter(Column::Status.eq(InvitationStatus::Sent))
         .filter(lapsed_condition(now))
@@ -888,7 +904,7 @@ pub async fn sweep_expired(
     if due.is_empty() {
         return Ok(0);
     }
-    Entity::update_many()
+    let expired = Entity::update_many()
         .col_expr(
             Column::Status,
             sea_orm::sea_query::Expr::value(InvitationStatus::Expired),
@@ -900,10 +916,14 @@ pub async fn sweep_expired(
         )
         .filter(Column::Id.is_in(due.iter().map(|m| m.id)))
         .filter(Column::Status.eq(InvitationStatus::Sent))
-        .exec(&txn)
+        .exec_with_returning(&txn)
         .await?;
-    let entries = due
+    // Only what this statement changed is audited: an invitation withdrawn
+    // between the read and the update was not expired by this sweep.
+    let expired: HashSet<Uuid> = expired.into_iter().map(|m| m.id).collect();
+    let entries: Vec<_> = due
         .iter()
+        .filter(|m| expired.contains(&m.id))
         .map(|m| audit::Change {
             action: "invitation.expire",
             entity_type: "Invitation",
@@ -912,8 +932,9 @@ pub async fn sweep_expired(
             after: Some(serde_json::json!({ "status": "EXPIRED" })),
         })
         .collect();
+    let count = entries.len() as u64;
     let announced = audit::record_system(&txn, entries).await?;
     txn.commit().await?;
     feed.committed(announced);
-    Ok(due.len() as u64)
+    Ok(count)
 }

@@ -1,5 +1,6 @@
 //! What the participation lists (invitations, applications, delegations) share:
-//! their filter, and their oldest-first keyset ordering.
+//! their filter, and their keyset orderings (oldest first by default, or by last
+//! change for systems catching up with `updatedSince`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select, Value};
@@ -15,6 +16,8 @@ pub struct ParticipationFilter<S> {
     pub event_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
     pub statuses: Option<Vec<S>>,
+    /// Only records changed after this instant (see [`changed_since`]).
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 impl<S> Default for ParticipationFilter<S> {
@@ -23,15 +26,34 @@ impl<S> Default for ParticipationFilter<S> {
             event_id: None,
             organization_id: None,
             statuses: None,
+            updated_since: None,
         }
     }
 }
 
-/// Applies the event and organization conditions of `filter`.
+/// Keeps the rows whose `updated_at_column` is after `since`, when given.
+///
+/// Strictly after: a client passes the last `updatedAt` it holds and gets what
+/// changed since then. Every change moves `updated_at` (a removal moves the
+/// parent's: a participant's removal shows as its delegation's change), so nothing
+/// a client holds can change without reappearing here.
+pub fn changed_since<E: EntityTrait>(
+    select: Select<E>,
+    updated_at_column: E::Column,
+    since: Option<DateTime<Utc>>,
+) -> Select<E> {
+    match since {
+        Some(since) => select.filter(updated_at_column.gt(since)),
+        None => select,
+    }
+}
+
+/// Applies the event, organization and change-time conditions of `filter`.
 pub fn by_event_and_organization<E: EntityTrait, S>(
     mut select: Select<E>,
     event_column: E::Column,
     organization_column: E::Column,
+    updated_at_column: E::Column,
     filter: &ParticipationFilter<S>,
 ) -> Select<E> {
     if let Some(event) = filter.event_id {
@@ -40,18 +62,26 @@ pub fn by_event_and_organization<E: EntityTrait, S>(
     if let Some(organization) = filter.organization_id {
         select = select.filter(organization_column.eq(organization));
     }
-    select
+    changed_since(select, updated_at_column, filter.updated_since)
 }
 
-/// Applies the event, organization and (stored) status conditions of `filter`.
+/// Applies the event, organization, change-time and (stored) status conditions of
+/// `filter`.
 pub fn narrow<E: EntityTrait, S: Copy + Into<Value>>(
     select: Select<E>,
     event_column: E::Column,
     organization_column: E::Column,
+    updated_at_column: E::Column,
     status_column: E::Column,
     filter: &ParticipationFilter<S>,
 ) -> Select<E> {
-    let select = by_event_and_organization(select, event_column, organization_column, filter);
+    let select = by_event_and_organization(
+        select,
+        event_column,
+        organization_column,
+        updated_at_column,
+        filter,
+    );
     match &filter.statuses {
         Some(statuses) => select.filter(status_column.is_in(statuses.iter().copied())),
         None => select,
@@ -62,6 +92,11 @@ pub fn narrow<E: EntityTrait, S: Copy + Into<Value>>(
 pub trait Chronological {
     fn id(&self) -> Uuid;
     fn created_at(&self) -> DateTime<Utc>;
+}
+
+/// A record that changes, listed by its last change too.
+pub trait Changing: Chronological {
+    fn updated_at(&self) -> DateTime<Utc>;
 }
 
 macro_rules! chronological {
@@ -77,15 +112,30 @@ macro_rules! chronological {
     )*};
 }
 
+macro_rules! changing {
+    ($($model:ty),*) => {$(
+        impl Changing for $model {
+            fn updated_at(&self) -> DateTime<Utc> {
+                self.updated_at
+            }
+        }
+    )*};
+}
+
 chronological!(
     invitation::Model,
     application::Model,
     delegation::Model,
     audit_entry::Model
 );
+changing!(invitation::Model, application::Model, delegation::Model);
 
 fn created_text<M: Chronological>(model: &M) -> String {
     timestamp_text(&model.created_at())
+}
+
+fn updated_text<M: Changing>(model: &M) -> String {
+    timestamp_text(&model.updated_at())
 }
 
 fn id_of<M: Chronological>(model: &M) -> Uuid {
@@ -111,5 +161,59 @@ where
         sort_value: created_text::<E::Model>,
         parse_value: parse_timestamp,
         id_of: id_of::<E::Model>,
+    }
+}
+
+/// Keyset ordering by last change (then id) for the list named `list`.
+///
+/// Many rows can share one `updated_at` (the expiry sweep stores every lapsed
+/// invitation at one instant): the id breaks ties, so paging with cursors
+/// neither skips nor repeats a row among equal timestamps.
+pub fn by_update<E>(
+    list: &str,
+    updated_at: E::Column,
+    id: E::Column,
+    direction: SortDirection,
+) -> Ordering<E>
+where
+    E: EntityTrait,
+    E::Model: Changing,
+{
+    Ordering {
+        name: format!("{list}:UPDATED_AT:{direction:?}"),
+        column: updated_at,
+        id_column: id,
+        direction,
+        sort_value: updated_text::<E::Model>,
+        parse_value: parse_timestamp,
+        id_of: id_of::<E::Model>,
+    }
+}
+
+/// What a participation list (invitations, applications, delegations) sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum ParticipationSortField {
+    /// By when the record was created (the default): new records come last.
+    CreatedAt,
+    /// By when the record last changed, so that a system that was offline catches
+    /// up page by page (with `updatedSince`, from the last `updatedAt` it holds).
+    UpdatedAt,
+}
+
+/// The ordering of participation list `list` by `sort`.
+pub fn participation_ordering<E>(
+    list: &str,
+    sort: (ParticipationSortField, SortDirection),
+    created_at: E::Column,
+    updated_at: E::Column,
+    id: E::Column,
+) -> Ordering<E>
+where
+    E: EntityTrait,
+    E::Model: Changing,
+{
+    match sort.0 {
+        ParticipationSortField::CreatedAt => by_creation(list, created_at, id, sort.1),
+        ParticipationSortField::UpdatedAt => by_update(list, updated_at, id, sort.1),
     }
 }

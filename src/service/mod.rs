@@ -129,6 +129,28 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> AppResult<DatabaseTr
         .await?)
 }
 
+/// Tries to take the PostgreSQL advisory lock `key` for the rest of `txn`, without
+/// waiting: `false` when another transaction holds it. Periodic work that every
+/// instance schedules uses it to run once across instances: the instance that
+/// gets the lock does the round, the others skip it. SQLite has no advisory
+/// locks and one writer at a time anyway: always `true`.
+pub(crate) async fn try_advisory_xact_lock(txn: &DatabaseTransaction, key: i64) -> AppResult<bool> {
+    if txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = txn
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS locked",
+            [sea_orm::Value::from(key)],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<bool>("", "locked")?,
+        None => false,
+    })
+}
+
 /// A change to an optional field: `None` leaves it, `Some(None)` clears it.
 pub type Patch<T> = Option<Option<T>>;
 

@@ -31,6 +31,8 @@ pub struct OrganizationFilter {
     pub aweb_member: Option<bool>,
     /// Case-insensitive match on name, local name or acronym.
     pub search: Option<String>,
+    /// Only organizations changed after this instant.
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How organization lists sort.
@@ -40,6 +42,8 @@ pub enum OrganizationSortField {
     Name,
     /// By when the organization was added.
     CreatedAt,
+    /// By when the directory entry last changed (to catch up with `updatedSince`).
+    UpdatedAt,
 }
 
 /// New organization, as entered.
@@ -184,7 +188,8 @@ pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>
 }
 
 fn filtered(filter: &OrganizationFilter) -> AppResult<Select<Entity>> {
-    let mut select = Entity::find();
+    let mut select =
+        super::lists::changed_since(Entity::find(), Column::UpdatedAt, filter.updated_since);
     if let Some(kinds) = &filter.kinds {
         select = select.filter(Column::Kind.is_in(kinds.iter().copied()));
     }
@@ -219,6 +224,11 @@ fn ordering(field: OrganizationSortField, direction: SortDirection) -> Ordering<
         OrganizationSortField::CreatedAt => (
             Column::CreatedAt,
             |m| timestamp_text(&m.created_at),
+            parse_timestamp,
+        ),
+        OrganizationSortField::UpdatedAt => (
+            Column::UpdatedAt,
+            |m| timestamp_text(&m.updated_at),
             parse_timestamp,
         ),
     };

@@ -298,7 +298,7 @@ pub async fn add(
 ) -> AppResult<Model> {
     let fields = validate(fields)?;
     let txn = cx.begin_write().await?;
-    delegations::lock(&txn, delegation_id).await?;
+    delegations::lock_and_touch(&txn, delegation_id).await?;
     let delegation = delegations::load_for_owner(&txn, cx, delegation_id).await?;
     ensure_event_not_over(&txn, &delegation).await?;
     if fields.role == ParticipantRole::Head {
@@ -482,7 +482,7 @@ async fn load_for_owner(
     id: Uuid,
 ) -> AppResult<(Model, delegation::Model)> {
     let participant = Entity::find_by_id(id).one(txn).await?.ok_or(NOT_FOUND)?;
-    delegations::lock(txn, participant.delegation_id).await?;
+    delegations::lock_and_touch(txn, participant.delegation_id).await?;
     let delegation = delegations::load_for_owner(txn, cx, participant.delegation_id)
         .await
         .map_err(|e| match e {

@@ -119,6 +119,7 @@ pub async fn propose(cx: &ServiceContext, input: NewPresentation) -> AppResult<M
     };
     errors.finish()?;
     let txn = cx.begin_write().await?;
+    delegations::lock_and_touch(&txn, input.delegation_id).await?;
     let delegation = delegations::load_for_owner(&txn, cx, input.delegation_id).await?;
     let session = sessions::get(cx, input.session_id).await?;
     if session.event_id != delegation.event_id {
@@ -191,6 +192,7 @@ pub async fn decide(
         )));
     }
     super::check_version(expected_version, current.version)?;
+    delegations::lock_and_touch(&txn, current.delegation_id).await?;
     let mut active: ActiveModel = current.clone().into();
     active.status = Set(outcome);
     let updated = super::save_versioned(

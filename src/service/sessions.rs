@@ -183,6 +183,7 @@ pub async fn add(cx: &ServiceContext, event_id: Uuid, fields: SessionFields) -> 
     apply(&mut active, fields);
     let created = active.insert(&txn).await?;
     record(&txn, cx, "session.add", None, Some(&created), created.id).await?;
+    events::touch(&txn, event_id).await?;
     cx.commit(txn).await?;
     Ok(created)
 }
@@ -245,6 +246,7 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: SessionChanges) -> A
         id,
     )
     .await?;
+    events::touch(&txn, event.id).await?;
     cx.commit(txn).await?;
     Ok(updated)
 }
@@ -260,6 +262,7 @@ pub async fn remove(
     super::check_version(expected_version, current.version)?;
     Entity::delete_by_id(id).exec(&txn).await?;
     record(&txn, cx, "session.remove", Some(&current), None, id).await?;
+    events::touch(&txn, current.event_id).await?;
     cx.commit(txn).await?;
     Ok(current)
 }

@@ -241,6 +241,16 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.limits.rate.burst = 1_000_000;
     settings.limits.rate.token_per_ip_per_minute = 100_000;
     configure(&mut settings);
+    // Production refuses to start on PostgreSQL without a signing key every
+    // instance shares (tests/api/instances.rs checks that); a production test
+    // server gets one kept in its database, as a real deployment would.
+    if settings.production
+        && settings.auth.signing_key_file.is_none()
+        && settings.auth.key_encryption_key.is_none()
+    {
+        settings.auth.key_encryption_key =
+            Some(embhub::auth::key_store::KeyEncryptionKey::generate());
+    }
     let app = Application::build(settings, false)
         .await
         .expect("the application builds");

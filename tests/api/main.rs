@@ -4,12 +4,14 @@
 
 mod access_matrix;
 mod auth;
+mod changes_since;
 mod delegations;
 mod events;
 mod fixtures;
 mod helpers;
 mod http_protocol;
 mod input_validation;
+mod instances;
 mod limits;
 mod logging;
 mod observability;

@@ -21,6 +21,8 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const UPDATE: &str = "mutation($id: ID!, $d: String!) { updateEvent(input: { id: $id, description: $d }) { event { id } } }";
+const NOTE: &str = "mutation($id: ID!, $d: String!) { updateDelegation(input: { id: $id, notes: $d }) { delegation { id } } }";
+const WATCH_DELEGATION: &str = "subscription { delegationChanged { kind delegation { notes } } }";
 const WATCH: &str =
     "subscription($id: ID) { eventChanged(eventId: $id) { kind event { description } } }";
 const IDLE: &str = "subscription { invitationChanged { kind invitation { id } } }";
@@ -232,12 +234,26 @@ async fn main() -> anyhow::Result<()> {
         idle.push(socket);
     }
     let holding = rss_mib(&pid);
+    // The flow: notes on the partner's delegation, by the partner (one row; a
+    // change without expectedVersion never conflicts), heard by the partner.
+    let delegations = gql(
+        &http,
+        &a,
+        &partner,
+        "{ delegations(first: 1) { nodes { id } } }",
+        json!({}),
+    )
+    .await?;
+    let delegation = delegations["delegations"]["nodes"][0]["id"]
+        .as_str()
+        .context("the partner has no delegation")?
+        .to_owned();
     let mut watcher = connect(&a, &partner).await?;
-    subscribe(&mut watcher, WATCH, json!({ "id": event })).await?;
+    subscribe(&mut watcher, WATCH_DELEGATION, json!({})).await?;
     let started = Instant::now();
     let writer = {
-        let (http, a, coordinator, event) =
-            (http.clone(), a.clone(), coordinator.clone(), event.clone());
+        let (http, a, partner, delegation) =
+            (http.clone(), a.clone(), partner.clone(), delegation.clone());
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
             let mut sent = std::collections::HashMap::new();
@@ -246,15 +262,15 @@ async fn main() -> anyhow::Result<()> {
                 ticks.tick().await;
                 let marker = format!("flow {i}");
                 sent.insert(marker.clone(), Instant::now());
-                let (http, a, coordinator, event) =
-                    (http.clone(), a.clone(), coordinator.clone(), event.clone());
+                let (http, a, partner, delegation) =
+                    (http.clone(), a.clone(), partner.clone(), delegation.clone());
                 writes.push(tokio::spawn(async move {
                     gql(
                         &http,
                         &a,
-                        &coordinator,
-                        UPDATE,
-                        json!({ "id": event, "d": marker }),
+                        &partner,
+                        NOTE,
+                        json!({ "id": delegation, "d": marker }),
                     )
                     .await
                     .is_ok()
@@ -278,11 +294,11 @@ async fn main() -> anyhow::Result<()> {
         else {
             break;
         };
-        let change = &message["payload"]["data"]["eventChanged"];
+        let change = &message["payload"]["data"]["delegationChanged"];
         if change["kind"] == "RESYNC" {
             resyncs += 1;
         }
-        if let Some(d) = change["event"]["description"].as_str() {
+        if let Some(d) = change["delegation"]["notes"].as_str() {
             heard.push((d.to_owned(), Instant::now()));
         }
     }
@@ -296,7 +312,7 @@ async fn main() -> anyhow::Result<()> {
     flow_delays.sort_by(f64::total_cmp);
     println!();
     println!(
-        "| {sockets} idle sockets (one `invitationChanged` each) + {rate} event changes/s for {seconds} s | value |"
+        "| {sockets} idle sockets (one `invitationChanged` each) + {rate} delegation changes/s for {seconds} s | value |"
     );
     println!("|---|---|");
     println!(
@@ -304,7 +320,7 @@ async fn main() -> anyhow::Result<()> {
         rate * seconds
     );
     println!(
-        "| changes heard by one `eventChanged` subscriber (latest state; RESYNCs) | {} ({resyncs}) |",
+        "| changes heard by one `delegationChanged` subscriber (RESYNCs) | {} ({resyncs}) |",
         heard.len()
     );
     println!(
