@@ -24,8 +24,6 @@ pub struct Cli {
 // One value parsed once per process: boxing `ServeArgs` would save nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
-// Parsed once at start: the size of `serve`'s many settings costs nothing here.
-#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the HTTP server (migrations are applied on start).
     Serve(ServeArgs),

@@ -307,11 +307,18 @@ impl TestApp {
     /// Starts a second instance on this test's database.
     #[allow(dead_code)]
     pub async fn sibling(&self) -> Sibling {
+        self.sibling_with(|_| {}).await
+    }
+
+    /// Like [`sibling`](Self::sibling), with the settings changed by `configure`.
+    #[allow(dead_code)]
+    pub async fn sibling_with(&self, configure: impl FnOnce(&mut Settings)) -> Sibling {
         let mut settings = Settings::local(self.database_url.clone(), self.data_dir.clone());
         settings.database.max_connections = 5;
         settings.expiry_sweep_interval = Duration::from_secs(3600);
         settings.limits.rate.per_minute = 1_000_000;
         settings.limits.rate.burst = 1_000_000;
+        configure(&mut settings);
         let app = Application::build(settings, false)
             .await
             .expect("the second instance builds");

@@ -981,7 +981,8 @@ async fn an_endpoint_failing_for_all_its_retries_is_disabled_and_can_be_enabled_
 )]
 async fn two_instances_deliver_each_change_exactly_once() {
     crate::helpers::on_postgres_with(fast, |app| async move {
-        let second = SecondInstance::start(&app).await;
+        // Both instances poll every 20 ms, so both take part.
+        let second = app.sibling_with(fast).await;
         let (host, _uk, event) = world(&app).await;
         let receiver = Receiver::start(Answer::Ok).await;
         endpoint(&app, &host, &receiver, &["EVENT_UPDATED"]).await;
@@ -1034,58 +1035,9 @@ async fn two_instances_deliver_each_change_exactly_once() {
             repeated.is_empty(),
             "delivered more than once: {repeated:?}"
         );
-        second.stop();
+        drop(second);
     })
     .await;
-}
-
-/// Another server on the test app's PostgreSQL database.
-struct SecondInstance {
-    address: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    _data: tempfile::TempDir,
-}
-
-impl SecondInstance {
-    async fn start(app: &TestApp) -> Self {
-        let (admin_url, name) = app.postgres_database().expect("a PostgreSQL test database");
-        let base = admin_url.rsplit_once('/').unwrap().0;
-        let data = tempfile::tempdir().unwrap();
-        let mut settings = Settings::local(format!("{base}/{name}"), data.path().to_path_buf());
-        // Tokens of the first instance must verify here: share its signing key.
-        settings.auth.signing_key_file = Some(signing_key_file(&app.data_dir));
-        settings.database.max_connections = 5;
-        settings.limits.rate.per_minute = 1_000_000;
-        settings.limits.rate.burst = 1_000_000;
-        fast(&mut settings);
-        let server = embhub::startup::Application::build(settings, false)
-            .await
-            .expect("the second instance builds");
-        let address = format!("http://{}", server.address());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run_until(async {
-            let _ = stopped.await;
-        }));
-        Self {
-            address,
-            stop,
-            _data: data,
-        }
-    }
-
-    fn stop(self) {
-        let _ = self.stop.send(());
-    }
-}
-
-/// The key file the first instance generated in its data folder.
-fn signing_key_file(data_dir: &std::path::Path) -> std::path::PathBuf {
-    let keys = data_dir.join("keys");
-    std::fs::read_dir(&keys)
-        .expect("the first instance keeps its key in the data folder")
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .find(|path| path.extension().is_some_and(|ext| ext == "pem"))
-        .expect("a PEM signing key")
 }
 
 /// Not a test: how long a committed change takes to reach a receiver with the
