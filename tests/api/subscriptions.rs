@@ -500,3 +500,35 @@ async fn a_subscriber_on_one_instance_hears_changes_made_through_another() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_hears_published_events_but_no_invitations() {
+    each_backend(|app| async move {
+        let (host, uk, _) = three(&app).await;
+        let program = published_event(&app, &host, json!({})).await;
+        let reader_org = app.create_org("Observer Network", None).await.1;
+        let reader = app.token_for(reader_org, &[Role::Reader]).await;
+        let mut ws = Ws::connected(&app, &reader).await;
+        ws.subscribe("invitations", INVITATIONS, json!({})).await;
+        ws.subscribe("events", EVENTS, json!({ "eventId": program }))
+            .await;
+        ws.send(json!({ "type": "ping" })).await;
+        assert_eq!(ws.recv().await["type"], "pong");
+
+        invite(&app, &host, &program, &[&uk.id], 1, 0).await;
+        app.gql(
+            Some(&host.token),
+            RESCHEDULE,
+            json!({ "input": { "id": program, "startDate": "2030-06-01", "endDate": "2030-06-07",
+                "dateStatus": "CONFIRMED", "reason": "the election moved" } }),
+        )
+        .await
+        .data();
+
+        // The first thing the reader hears is the reschedule: the invitation,
+        // sent before it, was never the reader's to hear.
+        let heard = ws.next_for("events").await;
+        assert_eq!(heard["data"]["eventChanged"]["kind"], "EVENT_RESCHEDULED");
+    })
+    .await;
+}
