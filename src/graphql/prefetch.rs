@@ -150,6 +150,19 @@ pub async fn invitations(
 /// below it (its host read in the same query).
 pub async fn event(ctx: &Context<'_>, id: Uuid) -> Result<event::Model> {
     let selection = Selection::of(ctx);
+    if selection.wants("sessions") {
+        // The event page: event, host and agenda in one query.
+        let Some((event, host, agenda)) =
+            events::get_with_host_and_agenda(service(ctx)?, id).await?
+        else {
+            return Err(crate::error::AppError::NotFound { entity: "event" }.into());
+        };
+        feed_by_id::<EventLoader, _>(ctx, std::slice::from_ref(&event), |e| e.id).await?;
+        feed_by_id::<OrganizationLoader, _>(ctx, std::slice::from_ref(&host), |o| o.id).await?;
+        feed_children::<SessionsOfEvent, session::Model>(ctx, &[id], agenda, |s| s.event_id)
+            .await?;
+        return Ok(event);
+    }
     let found = load_events(ctx, &[id], &selection).await?;
     let Some(event) = found.into_iter().next() else {
         return Err(crate::error::AppError::NotFound { entity: "event" }.into());
