@@ -115,9 +115,12 @@ async fn a_token_issued_by_one_instance_is_accepted_by_another() {
         let kek = kek.clone();
         async move {
             let url = database_url(&app);
+            // Every instance needs the same data key file too (see helpers.rs).
+            let data_key = app.data_dir.join("production-data-key");
             let second = Instance::start(|dir| {
                 let mut settings = settings_on(url, dir, Some(&kek));
                 settings.production = true;
+                settings.personal_data.data_key_file = Some(data_key);
                 settings
             })
             .await;
