@@ -691,3 +691,120 @@ async fn no_passport_number_reaches_logs_audit_entries_or_webhook_payloads() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_written_before_encryption_are_sealed_and_their_plaintext_cleared() {
+    use sea_orm::sea_query::Alias;
+    each_backend(|app| async move {
+        let w = world(&app, 2).await;
+        let id = register(&app, &w, "Delegate One", "K55555555").await;
+        // As a row written before the encryption migration: its values in the
+        // plaintext columns, nothing sealed.
+        participant::Entity::update_many()
+            .col_expr(
+                participant::Column::DataKeyId,
+                Expr::value(Option::<i32>::None),
+            )
+            .col_expr(
+                participant::Column::PassportNumberSealed,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                participant::Column::NationalitySealed,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                participant::Column::DateOfBirthSealed,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                participant::Column::DietaryNeedsSealed,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                participant::Column::AccessibilityNeedsSealed,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(Alias::new("passport_number"), Expr::value("L1234567"))
+            .col_expr(Alias::new("nationality"), Expr::value("UZ"))
+            .col_expr(
+                Alias::new("date_of_birth"),
+                Expr::value(chrono::NaiveDate::from_ymd_opt(1971, 3, 4).unwrap()),
+            )
+            .col_expr(Alias::new("dietary_needs"), Expr::value("Kosher"))
+            .filter(participant::Column::Id.eq(global_uuid(&id)))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        assert!(
+            raw_rows(&app, "participants")
+                .await
+                .iter()
+                .any(|r| r.contains("L1234567"))
+        );
+
+        // What every start runs.
+        let sealed = rotation::seal_legacy(&app.db, &app.personal_data.keys, 10)
+            .await
+            .unwrap();
+        assert_eq!(sealed, 1);
+        assert_eq!(
+            rotation::seal_legacy(&app.db, &app.personal_data.keys, 10)
+                .await
+                .unwrap(),
+            0
+        );
+
+        for row in raw_rows(&app, "participants").await {
+            assert!(
+                !row.contains("L1234567") && !row.contains("Kosher"),
+                "{row}"
+            );
+        }
+        let p = read(&app, &w.partner.token, &id).await.data()["node"].clone();
+        assert_eq!(p["passportNumber"], "L1234567", "{p}");
+        assert_eq!(p["nationality"], "UZ");
+        assert_eq!(p["dateOfBirth"], "1971-03-04");
+        assert_eq!(p["dietaryNeeds"], "Kosher");
+        assert_eq!(p["accessibilityNeeds"], Value::Null);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_data_key_is_a_clear_startup_error() {
+    each_backend(|app| async move {
+        let data = tempfile::tempdir().unwrap();
+        let wrong = data.path().join("wrong-data-key");
+        std::fs::write(
+            &wrong,
+            embhub::auth::key_store::KeyEncryptionKey::generate().to_base64(),
+        )
+        .unwrap();
+        let mut settings =
+            embhub::config::Settings::local(app.database_url.clone(), data.path().to_path_buf());
+        settings.personal_data.data_key_file = Some(wrong);
+        let refused = match embhub::startup::Application::build(settings, false).await {
+            Ok(_) => panic!("an instance started with another data key"),
+            Err(error) => error.to_string(),
+        };
+        assert!(refused.contains("cannot decrypt data key 1"), "{refused}");
+        assert!(refused.contains("EMBHUB_DATA_KEY_FILE"), "{refused}");
+
+        // Not 32 bytes of base64: refused, naming the setting.
+        let short = data.path().join("short-data-key");
+        std::fs::write(&short, "c2hvcnQ=").unwrap();
+        let mut settings =
+            embhub::config::Settings::local(app.database_url.clone(), data.path().to_path_buf());
+        settings.personal_data.data_key_file = Some(short);
+        let refused = match embhub::startup::Application::build(settings, false).await {
+            Ok(_) => panic!("an instance started with a short data key"),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            refused.contains("EMBHUB_DATA_KEY_FILE holds 5 bytes"),
+            "{refused}"
+        );
+    })
+    .await;
+}
