@@ -774,6 +774,8 @@ async fn rows_written_before_encryption_are_sealed_and_their_plaintext_cleared()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_data_key_is_a_clear_startup_error() {
     each_backend(|app| async move {
+        // The whole app, not just the fields used (its data folder must live on).
+        let app = app;
         let data = tempfile::tempdir().unwrap();
         let wrong = data.path().join("wrong-data-key");
         std::fs::write(
@@ -783,6 +785,7 @@ async fn another_data_key_is_a_clear_startup_error() {
         .unwrap();
         let mut settings =
             embhub::config::Settings::local(app.database_url.clone(), data.path().to_path_buf());
+        settings.database.max_connections = 3;
         settings.personal_data.data_key_file = Some(wrong);
         let refused = match embhub::startup::Application::build(settings, false).await {
             Ok(_) => panic!("an instance started with another data key"),
@@ -796,6 +799,7 @@ async fn another_data_key_is_a_clear_startup_error() {
         std::fs::write(&short, "c2hvcnQ=").unwrap();
         let mut settings =
             embhub::config::Settings::local(app.database_url.clone(), data.path().to_path_buf());
+        settings.database.max_connections = 3;
         settings.personal_data.data_key_file = Some(short);
         let refused = match embhub::startup::Application::build(settings, false).await {
             Ok(_) => panic!("an instance started with a short data key"),
