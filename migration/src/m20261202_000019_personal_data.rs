@@ -64,7 +64,7 @@ async fn add_column(
         .alter_table(
             Table::alter()
                 .table(table)
-                .add_column(&mut column.clone())
+                .add_column(column)
                 .take(),
         )
         .await
