@@ -8,6 +8,7 @@ use crate::auth::Role;
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs, Settings};
 use crate::domain::{CountryCode, OrganizationKind};
 use crate::service::clients;
+use crate::service::personal_data::{DataKeySource, DataKeys, PersonalData};
 use crate::{db, graphql, seed, startup, telemetry};
 
 /// embhub: the GraphQL API for international election events.
@@ -54,8 +55,32 @@ pub enum Command {
         #[command(subcommand)]
         action: ClientAction,
     },
+    /// Manage the keys of participants' personal data.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Add a new data key and re-encrypt every participant's personal data under
+    /// it, in batches, while servers keep running; the old keys are removed once
+    /// nothing uses them. Needs the same data key (`EMBHUB_DATA_KEY_FILE`, or the
+    /// data folder's) as the servers.
+    RotateDataKey {
+        /// Rows re-encrypted per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u64,
+        /// Seconds to let running servers switch to the new key before the last
+        /// pass (longer than their key reload interval plus the longest request).
+        #[arg(long, default_value_t = 45)]
+        settle_secs: u64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +148,20 @@ fn service_error(err: crate::error::AppError) -> anyhow::Error {
     anyhow::anyhow!(err.public_message())
 }
 
+/// The data keys and default retention for a command other than `serve`, from
+/// the same settings (the data key file, or the data folder's key).
+async fn personal_data(
+    args: &DatabaseArgs,
+    database: &sea_orm::DatabaseConnection,
+) -> anyhow::Result<PersonalData> {
+    let master =
+        DataKeySource::choose(args.data_key_file.as_deref(), &args.data_dir, false)?.load()?;
+    Ok(PersonalData {
+        keys: DataKeys::load_or_create(database, master).await?,
+        retention_days: crate::config::PersonalDataSettings::DEFAULT_RETENTION_DAYS,
+    })
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(log_format(&cli));
@@ -167,8 +206,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => {
             db::migrate(&database).await?;
+            let personal_data = personal_data(&cli.database, &database).await?;
             if bench {
-                let fixture = seed::bench::generate(&database, &sizes).await?;
+                let fixture = seed::bench::generate(&database, &sizes, &personal_data.keys).await?;
                 if json {
                     println!("{}", serde_json::to_string(&fixture)?);
                 } else {
@@ -192,12 +232,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "nothing to seed: pass --demo to load the demo world, or --bench for the benchmark data set"
                 );
             }
-            let created = seed::demo(&database).await?;
+            let created = seed::demo(&database, &personal_data).await?;
             seed::print_clients(&created, json);
         }
         Command::Client { action } => {
             db::migrate(&database).await?;
             client_command(&database, action).await?;
+        }
+        Command::Keys {
+            action:
+                KeysAction::RotateDataKey {
+                    batch_size,
+                    settle_secs,
+                    json,
+                },
+        } => {
+            db::migrate(&database).await?;
+            if batch_size == 0 {
+                anyhow::bail!("--batch-size must be at least 1");
+            }
+            let keys = personal_data(&cli.database, &database).await?.keys;
+            let done = crate::service::personal_data::rotation::rotate(
+                &database,
+                &keys,
+                batch_size,
+                std::time::Duration::from_secs(settle_secs),
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&done)?);
+            } else {
+                println!(
+                    "data key {} now seals all personal data: {} rows re-encrypted, old keys removed: {:?}",
+                    done.key_id, done.rows, done.removed_key_ids
+                );
+            }
         }
     }
     Ok(())

@@ -50,6 +50,12 @@ pub struct DatabaseArgs {
     /// Log format; JSON by default in production, pretty otherwise.
     #[arg(long, env = "EMBHUB_LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,
+
+    /// File holding the data key (32 random bytes in base64, `openssl rand
+    /// -base64 32`) that seals participants' personal data, the same on every
+    /// instance. Unset: generated in the data folder (refused in production).
+    #[arg(long, env = "EMBHUB_DATA_KEY_FILE", global = true)]
+    pub data_key_file: Option<PathBuf>,
 }
 
 impl DatabaseArgs {
@@ -117,6 +123,11 @@ pub struct ServeArgs {
     /// How often invitations past their respond-by are marked EXPIRED, in seconds.
     #[arg(long, env = "EMBHUB_EXPIRY_SWEEP_SECS", default_value_t = 60)]
     pub expiry_sweep_secs: u64,
+
+    /// Days after an event's end its participants' personal data is kept (a host
+    /// may shorten it per event); then the sweep erases it.
+    #[arg(long, env = "EMBHUB_PERSONAL_DATA_RETENTION_DAYS", default_value_t = PersonalDataSettings::DEFAULT_RETENTION_DAYS)]
+    pub personal_data_retention_days: u32,
 
     /// How long a GraphQL batch loader gathers keys before it queries, in ms.
     #[arg(long, env = "EMBHUB_LOADER_BATCH_WINDOW_MS", default_value_t = 2)]
@@ -488,6 +499,35 @@ pub struct Settings {
     pub limits: Limits,
     pub subscriptions: SubscriptionSettings,
     pub webhooks: WebhookSettings,
+    pub personal_data: PersonalDataSettings,
+}
+
+/// Participants' personal data: its key and how long it is kept.
+#[derive(Debug, Clone)]
+pub struct PersonalDataSettings {
+    /// The data key file; `None` generates one in the data folder.
+    pub data_key_file: Option<PathBuf>,
+    /// Days after an event's end personal data is kept.
+    pub retention_days: u32,
+    /// How often a server reloads the data keys (picking up a rotation's new
+    /// key for sealing; an unknown key met while reading reloads at once).
+    pub key_refresh: Duration,
+}
+
+impl PersonalDataSettings {
+    /// The retention when none is configured.
+    pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+    /// The key reload interval; `embhub keys rotate-data-key` waits longer.
+    pub const KEY_REFRESH: Duration = Duration::from_secs(10);
+
+    /// The defaults, with `data_key_file`.
+    pub fn new(data_key_file: Option<PathBuf>) -> Self {
+        Self {
+            data_key_file,
+            retention_days: Self::DEFAULT_RETENTION_DAYS,
+            key_refresh: Self::KEY_REFRESH,
+        }
+    }
 }
 
 /// Checked token settings.
@@ -551,6 +591,7 @@ impl Settings {
             limits: Limits::default(),
             subscriptions: SubscriptionSettings::default(),
             webhooks: WebhookSettings::default(),
+            personal_data: PersonalDataSettings::new(None),
         }
     }
 
@@ -569,6 +610,9 @@ impl Settings {
         }
         if !(1..=600).contains(&serve.request_timeout_secs) {
             anyhow::bail!("EMBHUB_REQUEST_TIMEOUT_SECS must be between 1 and 600");
+        }
+        if !(1..=36_500).contains(&serve.personal_data_retention_days) {
+            anyhow::bail!("EMBHUB_PERSONAL_DATA_RETENTION_DAYS must be between 1 and 36500");
         }
         Ok(Self {
             bind: serve.bind,
@@ -590,6 +634,10 @@ impl Settings {
             limits: serve.limits.resolve()?,
             subscriptions: serve.subscriptions.resolve()?,
             webhooks: serve.webhooks.resolve()?,
+            personal_data: PersonalDataSettings {
+                retention_days: serve.personal_data_retention_days,
+                ..PersonalDataSettings::new(db.data_key_file.clone())
+            },
         })
     }
 }

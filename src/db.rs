@@ -41,6 +41,9 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                // Erased personal data is overwritten, not left in free pages
+                // of the file (PostgreSQL leaves dead rows until VACUUM).
+                .pragma("secure_delete", "on")
         });
     }
     let db = Database::connect(options)

@@ -31,6 +31,7 @@ use crate::service::ServiceContext;
 use crate::service::clients::{self, NewClient};
 use crate::service::invitations::{self, Offer};
 use crate::service::participants::{self, ParticipantFields};
+use crate::service::personal_data::PersonalData;
 use crate::service::sessions::{self, SessionFields};
 
 /// An organization of the demo world.
@@ -122,6 +123,7 @@ async fn ensure_event(
         date_status: Set(seed.date_status),
         status: Set(EventStatus::Published),
         participation_mode: Set(seed.mode),
+        personal_data_retention_days: Set(None),
         application_deadline: Set(seed
             .deadline
             .and_then(|d| d.and_hms_opt(14, 59, 59))
@@ -171,7 +173,10 @@ pub struct DemoClient {
 }
 
 /// Loads the demo world; returns the clients created on this run (none on re-runs).
-pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
+pub async fn demo(
+    db: &DatabaseConnection,
+    personal_data: &PersonalData,
+) -> anyhow::Result<Vec<DemoClient>> {
     use OrganizationKind::*;
     let org =
         |kind, name, local_name, acronym, country_code, website, aweb_member| OrganizationSeed {
@@ -401,6 +406,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
         participation(
             db,
             DemoWorld {
+                personal_data,
                 nec: &nec,
                 aweb: &aweb,
                 idea: &idea,
@@ -447,6 +453,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<Vec<DemoClient>> {
 
 /// The demo records the participation story needs.
 struct DemoWorld<'a> {
+    personal_data: &'a PersonalData,
     nec: &'a organization::Model,
     aweb: &'a organization::Model,
     idea: &'a organization::Model,
@@ -465,6 +472,7 @@ struct DemoWorld<'a> {
 /// the demo obeys the same rules and leaves the same audit trail as real clients.
 fn acting_as(
     db: &DatabaseConnection,
+    personal_data: &PersonalData,
     organization: &organization::Model,
     role: Role,
 ) -> ServiceContext {
@@ -477,6 +485,7 @@ fn acting_as(
         },
         Some("seed".to_owned()),
         crate::feed::ChangeFeed::detached(),
+        personal_data.clone(),
     )
 }
 
@@ -530,7 +539,7 @@ fn seed_error(err: crate::error::AppError) -> anyhow::Error {
 /// application: the events as they stood in the spring of the story.
 async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Result<()> {
     use SessionKind::*;
-    let host = acting_as(db, w.nec, Role::Coordinator);
+    let host = acting_as(db, w.personal_data, w.nec, Role::Coordinator);
     // Times are UTC; Seoul is UTC+9.
     agenda(
         &host,
@@ -657,7 +666,7 @@ async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Res
     };
 
     // Uzbekistan accepts and registers its delegation.
-    let uz = acting_as(db, w.cec_uz, Role::Partner);
+    let uz = acting_as(db, w.personal_data, w.cec_uz, Role::Partner);
     invitations::respond(
         &uz,
         invitation_of(w.cec_uz)?,
@@ -730,7 +739,7 @@ async fn participation(db: &DatabaseConnection, w: DemoWorld<'_>) -> anyhow::Res
         .map_err(seed_error)?;
 
     // Brazil declines; the host withdraws Bosnia and Herzegovina's invitation.
-    let br = acting_as(db, w.tse, Role::Partner);
+    let br = acting_as(db, w.personal_data, w.tse, Role::Partner);
     invitations::respond(
         &br,
         invitation_of(w.tse)?,

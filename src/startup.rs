@@ -16,6 +16,7 @@ use crate::feed::{ChangeFeed, FeedTasks};
 use crate::graphql::{SchemaOptions, build_schema};
 use crate::http::{self, AppState, ClientRateLimiter, IpThrottle, Metrics, TokenThrottle};
 use crate::service::clients::RevocationCache;
+use crate::service::personal_data::{self, DataKeySource, DataKeys, PersonalData};
 use crate::service::{invitations, webhooks};
 use crate::{db, seed};
 
@@ -31,6 +32,10 @@ pub struct Application {
     feed_tasks: FeedTasks,
     /// Fan-out and delivery of webhooks, run beside the server.
     webhooks: webhooks::Workers,
+    /// Participants' personal data: keys and retention.
+    personal_data: PersonalData,
+    /// How often the data keys are reloaded (a rotation's new key).
+    data_key_refresh: Duration,
     /// How long in-flight requests get to finish after a shutdown signal.
     drain_timeout: std::time::Duration,
 }
@@ -40,6 +45,12 @@ impl Application {
     pub async fn build(settings: Settings, seed_demo: bool) -> anyhow::Result<Self> {
         // Settings that cannot work are refused before anything else happens.
         let key_source = SigningKeySource::choose(&settings)?;
+        let data_key_source = DataKeySource::choose(
+            settings.personal_data.data_key_file.as_deref(),
+            &settings.data_dir,
+            settings.production,
+        )?;
+        let data_key = data_key_source.load()?;
         // Bind first: a busy port must fail before anything is written (the demo
         // seed prints secrets "shown only this once").
         let listener = TcpListener::bind(settings.bind)
@@ -51,8 +62,22 @@ impl Application {
         let webhook_db = db.clone();
         let statements = db::count_statements(&mut db);
         db::migrate(&db).await?;
+        let data_keys = DataKeys::load_or_create(&webhook_db, data_key).await?;
+        let sealed = personal_data::rotation::seal_legacy(&webhook_db, &data_keys, 500)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot seal personal data stored in the clear: {e:?}"))?;
+        if sealed > 0 {
+            tracing::info!(
+                rows = sealed,
+                "sealed personal data stored before encryption"
+            );
+        }
+        let personal_data = PersonalData {
+            keys: data_keys,
+            retention_days: settings.personal_data.retention_days,
+        };
         if seed_demo {
-            let created = seed::demo(&db).await?;
+            let created = seed::demo(&db, &personal_data).await?;
             seed::print_clients(&created, false);
         }
         let signing_key = key_source.signing_key(&db).await?;
@@ -93,6 +118,7 @@ impl Application {
             subscriptions: settings.subscriptions.clone(),
             sockets: Default::default(),
             limits: Arc::new(limits),
+            personal_data: personal_data.clone(),
         };
         let router = http::router(state);
         let address = listener.local_addr()?;
@@ -106,6 +132,8 @@ impl Application {
             feed,
             feed_tasks,
             webhooks,
+            personal_data,
+            data_key_refresh: settings.personal_data.key_refresh,
             // A request is stopped at the request timeout anyway; a little more lets
             // its response reach the client.
             drain_timeout: settings.request_timeout + std::time::Duration::from_secs(5),
@@ -120,6 +148,11 @@ impl Application {
     /// The database pool, for tests and operator tasks.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Participants' personal data: keys and retention (for tests and tools).
+    pub fn personal_data(&self) -> &PersonalData {
+        &self.personal_data
     }
 
     /// Committed changes as this instance hears them.
@@ -148,6 +181,11 @@ impl Application {
             self.db.clone(),
             self.feed.clone(),
             self.expiry_sweep_interval,
+            self.personal_data.retention_days,
+        ));
+        let key_reloads = tokio::spawn(reload_data_keys(
+            self.personal_data.keys.clone(),
+            self.data_key_refresh,
         ));
         let webhooks = self.webhooks.start();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -176,6 +214,7 @@ impl Application {
             }
         }
         sweeper.abort();
+        key_reloads.abort();
         drop(self.feed_tasks);
         webhooks.stop();
         self.db.close().await.ok();
@@ -186,8 +225,15 @@ impl Application {
 
 /// Writes EXPIRED on invitations past their respond-by, periodically. Reads are
 /// already correct without it (they compute the status); the sweep makes the
-/// stored status, filters by index and webhooks agree.
-async fn sweep_expired_invitations(db: DatabaseConnection, feed: ChangeFeed, every: Duration) {
+/// stored status, filters by index and webhooks agree. Each round then erases
+/// the personal data whose retention ended (see
+/// [`personal_data::retention`]); both run once across instances.
+async fn sweep_expired_invitations(
+    db: DatabaseConnection,
+    feed: ChangeFeed,
+    every: Duration,
+    retention_days: u32,
+) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
@@ -195,6 +241,28 @@ async fn sweep_expired_invitations(db: DatabaseConnection, feed: ChangeFeed, eve
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "invitations expired"),
             Err(err) => tracing::warn!(error = ?err, "invitation expiry sweep failed"),
+        }
+        let today = chrono::Utc::now().date_naive();
+        match personal_data::retention::sweep(&db, &feed, retention_days, today).await {
+            Ok(swept) if swept.participants == 0 => {}
+            Ok(swept) => tracing::info!(
+                delegations = swept.delegations,
+                participants = swept.participants,
+                "personal data erased at the end of its retention"
+            ),
+            Err(err) => tracing::warn!(error = ?err, "personal data retention sweep failed"),
+        }
+    }
+}
+
+/// Reloads the data keys periodically, so this server seals with a rotation's
+/// new key soon after it is added.
+async fn reload_data_keys(keys: DataKeys, every: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = keys.reload().await {
+            tracing::warn!(error = ?err, "reloading the data keys failed");
         }
     }
 }

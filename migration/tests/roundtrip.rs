@@ -11,6 +11,7 @@ const TABLES: &[&str] = &[
     "api_clients",
     "applications",
     "audit_entries",
+    "data_keys",
     "delegations",
     "event_co_hosts",
     "event_date_changes",

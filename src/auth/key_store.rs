@@ -76,7 +76,7 @@ impl KeyEncryptionKey {
 
     /// Encrypts `plaintext`, binding it to `context` (authenticated, not stored):
     /// base64 of a fresh random nonce followed by the ciphertext and its tag.
-    fn seal(&self, plaintext: &[u8], context: &[u8]) -> anyhow::Result<String> {
+    pub(crate) fn seal(&self, plaintext: &[u8], context: &[u8]) -> anyhow::Result<String> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = Aes256Gcm::new(&self.0)
             .encrypt(
@@ -86,7 +86,7 @@ impl KeyEncryptionKey {
                     aad: context,
                 },
             )
-            .map_err(|_| anyhow::anyhow!("cannot encrypt the signing key"))?;
+            .map_err(|_| anyhow::anyhow!("cannot encrypt a key"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(STANDARD.encode(out))
@@ -94,7 +94,7 @@ impl KeyEncryptionKey {
 
     /// Decrypts what [`seal`](Self::seal) made with the same key and `context`;
     /// `None` when the key, the context or the data differ (GCM's tag tells).
-    fn open(&self, sealed: &str, context: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn open(&self, sealed: &str, context: &[u8]) -> Option<Vec<u8>> {
         let bytes = STANDARD.decode(sealed).ok()?;
         if bytes.len() <= NONCE_BYTES {
             return None;

@@ -84,7 +84,7 @@ fn generate_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
 }
 
 #[cfg(unix)]
-fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -98,7 +98,7 @@ fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes)?;
     Ok(())
 }

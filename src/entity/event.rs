@@ -27,6 +27,9 @@ pub struct Model {
     pub max_participants: Option<i32>,
     pub held_alongside_event_id: Option<Uuid>,
     pub published_at: Option<DateTimeUtc>,
+    /// Days after the end its participants' personal data is kept, when the host
+    /// chose fewer than the configured default.
+    pub personal_data_retention_days: Option<i32>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

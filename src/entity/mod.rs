@@ -6,6 +6,7 @@
 pub mod api_client;
 pub mod application;
 pub mod audit_entry;
+pub mod data_key;
 pub mod delegation;
 pub mod event;
 pub mod event_co_host;

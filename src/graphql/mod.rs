@@ -17,6 +17,7 @@ mod invitation;
 pub mod limits;
 pub mod loaders;
 mod organization;
+mod personal_data;
 mod prefetch;
 mod presentation;
 mod session;
@@ -38,6 +39,7 @@ use event::{Event, EventMutation, EventQuery};
 use ids::NodeType;
 use invitation::{Invitation, InvitationMutation, InvitationQuery};
 use organization::{Organization, OrganizationMutation, OrganizationQuery};
+use personal_data::PersonalDataMutation;
 use presentation::{Presentation, PresentationMutation};
 use session::{Session, SessionMutation};
 use subscription::SubscriptionRoot;
@@ -150,6 +152,7 @@ pub struct MutationRoot(
     DelegationMutation,
     PresentationMutation,
     WebhookMutation,
+    PersonalDataMutation,
 );
 
 /// Runs one operation for any transport, after the transport has checked it with

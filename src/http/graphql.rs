@@ -257,6 +257,7 @@ async fn run_one(
         caller.clone(),
         request_id.map(str::to_owned),
         state.feed.clone(),
+        state.personal_data.clone(),
     );
     let response =
         crate::graphql::execute(&state.schema, request, cx, state.loader_batch_window).await;

@@ -63,6 +63,8 @@ pub struct AppState {
     pub subscriptions: crate::config::SubscriptionSettings,
     /// Open WebSockets per client.
     pub sockets: Arc<subscriptions::SocketCounts>,
+    /// Seal and open participants' personal data, and how long it is kept.
+    pub personal_data: crate::service::personal_data::PersonalData,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -422,7 +422,13 @@ async fn run_operation(
                 .await;
         }
         Ok(request) => {
-            let cx = ServiceContext::new(state.db.clone(), caller, request_id, state.feed.clone());
+            let cx = ServiceContext::new(
+                state.db.clone(),
+                caller,
+                request_id,
+                state.feed.clone(),
+                state.personal_data.clone(),
+            );
             let mut responses = std::pin::pin!(crate::graphql::execute_stream(
                 &state.schema,
                 request,

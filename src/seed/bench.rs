@@ -580,6 +580,7 @@ fn events(
             max_participants: Some(2_000),
             held_alongside_event_id: None,
             published_at: (status != EventStatus::Draft).then(|| created + Duration::days(1)),
+            personal_data_retention_days: None,
             version: 1,
             created_at: created,
             updated_at: created,
@@ -897,6 +898,7 @@ fn delegations(
                     1 + (n % 28) as u32,
                 )),
                 passport_number: Some(format!("P{:08}", rng.gen_range(0..100_000_000))),
+                personal_data_erased_at: None,
                 version: 1,
                 created_at: joined,
                 updated_at: joined,
@@ -986,7 +988,11 @@ async fn client(
 }
 
 /// Generates the benchmark data set into an empty database.
-pub async fn generate(db: &DatabaseConnection, sizes: &BenchSizes) -> anyhow::Result<BenchFixture> {
+pub async fn generate(
+    db: &DatabaseConnection,
+    sizes: &BenchSizes,
+    keys: &crate::service::personal_data::DataKeys,
+) -> anyhow::Result<BenchFixture> {
     if organization::Entity::find().count(db).await? > 0 {
         anyhow::bail!(
             "the benchmark data set goes into an empty database; this one has organizations"
@@ -1024,7 +1030,14 @@ pub async fn generate(db: &DatabaseConnection, sizes: &BenchSizes) -> anyhow::Re
     insert_all::<session::ActiveModel>(&txn, rows.sessions).await?;
     insert_all::<invitation::ActiveModel>(&txn, rows.invitations).await?;
     insert_all::<delegation::ActiveModel>(&txn, rows.delegations).await?;
-    insert_all::<participant::ActiveModel>(&txn, rows.participants).await?;
+    // Sealed as the service layer would, so the benchmark pays for decryption.
+    let participants = rows
+        .participants
+        .iter()
+        .map(|p| crate::service::personal_data::seal_row(keys, p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("cannot seal the participants: {e:?}"))?;
+    insert_all::<participant::ActiveModel>(&txn, participants).await?;
     txn.commit().await?;
 
     Ok(BenchFixture {

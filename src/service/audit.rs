@@ -10,7 +10,15 @@ use crate::entity::audit_entry;
 use crate::error::AppResult;
 
 /// Fields never copied into audit entries (participants' personal data).
-const REDACTED_FIELDS: &[&str] = &["nationality", "date_of_birth", "passport_number"];
+/// (Participants' snapshots are built by `personal_data::audit_snapshot` from the
+/// sealed row; this is the net for any other record that names these fields.)
+const REDACTED_FIELDS: &[&str] = &[
+    "nationality",
+    "date_of_birth",
+    "passport_number",
+    "dietary_needs",
+    "accessibility_needs",
+];
 
 /// Serializes a record for the audit log with sensitive fields redacted.
 pub fn snapshot<T: Serialize>(record: &T) -> Option<serde_json::Value> {

@@ -140,6 +140,16 @@ pub const KINDS: &[(&str, &str, Topic)] = &[
         Topic::Delegation,
     ),
     (
+        "participant.erase_personal_data",
+        "PERSONAL_DATA_ERASED",
+        Topic::Delegation,
+    ),
+    (
+        "delegation.erase_personal_data",
+        "PERSONAL_DATA_ERASED",
+        Topic::Delegation,
+    ),
+    (
         "presentation.propose",
         "PRESENTATION_PROPOSED",
         Topic::Delegation,

@@ -81,7 +81,7 @@ struct DelegationMemberRow {
     #[sea_orm(nested)]
     delegation: Model,
     #[sea_orm(nested(prefix = "member_"))]
-    member: Option<participant::Model>,
+    member: Option<participant::stored::Model>,
     event_host_id: Uuid,
 }
 
@@ -124,21 +124,32 @@ pub async fn of_invitations_with_members(
         .into_model::<DelegationMemberRow>()
         .all(&cx.db)
         .await?;
-    let mut grouped: Vec<(Model, Vec<participant::Model>)> = Vec::new();
+    // Each member with its delegation's organization and host, opened (or
+    // blanked) in one pass; then grouped by delegation, in order.
+    let mut delegations: Vec<Model> = Vec::new();
+    let mut members = Vec::new();
     for row in rows {
-        if grouped
-            .last()
-            .is_none_or(|(d, _)| d.id != row.delegation.id)
-        {
-            grouped.push((row.delegation.clone(), Vec::new()));
+        if delegations.last().is_none_or(|d| d.id != row.delegation.id) {
+            delegations.push(row.delegation.clone());
         }
-        if let (Some(member), Some((delegation, members))) = (row.member, grouped.last_mut()) {
-            members.push(super::participants::as_seen_by(
-                cx,
-                member,
-                delegation.organization_id,
-                row.event_host_id,
-            ));
+        if let Some(member) = row.member {
+            members.push((member, (row.delegation.organization_id, row.event_host_id)));
+        }
+    }
+    let opened = super::personal_data::open_where(cx.data_keys(), members, |_, (org, host)| {
+        super::participants::reads_sensitive(cx, *org, *host)
+    })
+    .await?;
+    let position: std::collections::HashMap<Uuid, usize> = delegations
+        .iter()
+        .enumerate()
+        .map(|(at, d)| (d.id, at))
+        .collect();
+    let mut grouped: Vec<(Model, Vec<participant::Model>)> =
+        delegations.into_iter().map(|d| (d, Vec::new())).collect();
+    for (member, _) in opened {
+        if let Some(&at) = position.get(&member.delegation_id) {
+            grouped[at].1.push(member);
         }
     }
     Ok(grouped)

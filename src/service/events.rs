@@ -645,6 +645,7 @@ pub async fn create(cx: &ServiceContext, fields: EventFields) -> AppResult<Model
         host_organization_id: Set(cx.caller.organization_id),
         status: Set(EventStatus::Draft),
         published_at: Set(None),
+        personal_data_retention_days: Set(None),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),

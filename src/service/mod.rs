@@ -18,6 +18,7 @@ mod one_statement;
 pub mod organizations;
 pub mod pagination;
 pub mod participants;
+pub mod personal_data;
 pub mod presentations;
 mod search;
 pub mod sessions;
@@ -51,6 +52,8 @@ pub struct ServiceContext {
     feed: ChangeFeed,
     /// Audit entries written by the open transaction, announced once it commits.
     uncommitted: Arc<Mutex<Vec<Uuid>>>,
+    /// Seal and open participants' personal data, and how long it is kept.
+    personal_data: personal_data::PersonalData,
 }
 
 impl ServiceContext {
@@ -59,6 +62,7 @@ impl ServiceContext {
         caller: Caller,
         request_id: Option<String>,
         feed: ChangeFeed,
+        personal_data: personal_data::PersonalData,
     ) -> Self {
         Self {
             db,
@@ -66,7 +70,18 @@ impl ServiceContext {
             request_id,
             feed,
             uncommitted: Arc::default(),
+            personal_data,
         }
+    }
+
+    /// The keys participants' personal data is sealed with.
+    pub(crate) fn data_keys(&self) -> &personal_data::DataKeys {
+        &self.personal_data.keys
+    }
+
+    /// Days personal data is kept after an event by default.
+    pub(crate) fn retention_days(&self) -> u32 {
+        self.personal_data.retention_days
     }
 
     /// Who is calling.

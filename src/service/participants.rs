@@ -1,9 +1,11 @@
 //! Delegation members, with the seat limits of the invitation and the privacy of
 //! their personal data.
 //!
-//! Sensitive fields (nationality, date of birth, passport number) are blanked here,
-//! in the service layer, for every caller other than the delegation's own
-//! organization and the host's coordinators; they never reach the audit log.
+//! Sensitive fields (nationality, date of birth, passport number, dietary and
+//! accessibility needs) are blanked here, in the service layer, for every caller
+//! other than the delegation's own organization and the host's coordinators, and
+//! never decrypted for them; they are sealed and opened only through
+//! [`super::personal_data`], and never reach the audit log.
 
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
@@ -13,12 +15,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::personal_data::{self, Sensitive};
 use super::{Patch, ServiceContext, access, audit, delegations, events, invitations};
 use crate::domain::{
     BoundedText, CountryCode, EmailAddress, Name, ParticipantRole, parse_optional,
     plausible_date_opt,
 };
-use crate::entity::participant::{ActiveModel, Column, Entity, Model};
+use crate::entity::participant::{ActiveModel, Column, Entity, Model, stored};
 use crate::entity::{delegation, event, invitation};
 use crate::error::{AppError, AppResult, InputErrors};
 
@@ -63,28 +66,15 @@ pub struct ParticipantChanges {
     pub passport_number: Patch<String>,
 }
 
-/// Blanks the sensitive fields.
-fn redact(mut model: Model) -> Model {
-    model.nationality = None;
-    model.date_of_birth = None;
-    model.passport_number = None;
-    model
-}
-
-/// A member of a delegation (of `delegation_organization_id`, at an event hosted
-/// by `event_host_id`) as the caller may see it: with its sensitive fields only
-/// for the delegation's own organization and the host's coordinators.
-pub(crate) fn as_seen_by(
+/// Whether the caller may read the sensitive fields of a member of a delegation
+/// of `delegation_organization_id` at an event hosted by `event_host_id`: the
+/// delegation's own organization and the host's coordinators.
+pub(crate) fn reads_sensitive(
     cx: &ServiceContext,
-    member: Model,
     delegation_organization_id: Uuid,
     event_host_id: Uuid,
-) -> Model {
-    if access::reads_sensitive(cx, delegation_organization_id, event_host_id) {
-        member
-    } else {
-        redact(member)
-    }
+) -> bool {
+    access::reads_sensitive(cx, delegation_organization_id, event_host_id)
 }
 
 /// A participant with what deciding its visibility takes: its delegation's
@@ -92,7 +82,7 @@ pub(crate) fn as_seen_by(
 #[derive(Debug, FromQueryResult)]
 struct ParticipantRow {
     #[sea_orm(nested)]
-    participant: Model,
+    participant: stored::Model,
     delegation_organization_id: Uuid,
     event_host_id: Uuid,
 }
@@ -127,17 +117,20 @@ async fn visible_where(cx: &ServiceContext, condition: Condition) -> AppResult<V
         .into_model::<ParticipantRow>()
         .all(&cx.db)
         .await?;
-    Ok(rows
+    let rows = rows
         .into_iter()
         .map(|row| {
-            as_seen_by(
-                cx,
+            (
                 row.participant,
-                row.delegation_organization_id,
-                row.event_host_id,
+                (row.delegation_organization_id, row.event_host_id),
             )
         })
-        .collect())
+        .collect();
+    let opened = personal_data::open_where(cx.data_keys(), rows, |_, (organization, host)| {
+        reads_sensitive(cx, *organization, *host)
+    })
+    .await?;
+    Ok(opened.into_iter().map(|(member, _)| member).collect())
 }
 
 /// The members of each of `delegation_ids` the caller may see, in the order they
@@ -222,19 +215,36 @@ fn validate(f: ParticipantFields) -> AppResult<ParticipantFields> {
     })
 }
 
-fn apply(active: &mut ActiveModel, f: ParticipantFields) {
+impl ParticipantFields {
+    fn sensitive(&self) -> Sensitive {
+        Sensitive {
+            nationality: self.nationality.clone(),
+            date_of_birth: self.date_of_birth,
+            passport_number: self.passport_number.clone(),
+            dietary_needs: self.dietary_needs.clone(),
+            accessibility_needs: self.accessibility_needs.clone(),
+        }
+    }
+}
+
+/// Sets every field of row `id` from `f`, the sensitive ones sealed; returns them
+/// in the clear, for the answer.
+fn apply(
+    cx: &ServiceContext,
+    id: Uuid,
+    active: &mut ActiveModel,
+    f: ParticipantFields,
+) -> AppResult<Sensitive> {
+    let sensitive = f.sensitive();
+    personal_data::seal_into(cx.data_keys(), id, active, &sensitive)?;
     active.full_name = Set(f.full_name);
     active.local_name = Set(f.local_name);
     active.position = Set(f.position);
     active.role = Set(f.role);
     active.email = Set(f.email);
-    active.dietary_needs = Set(f.dietary_needs);
-    active.accessibility_needs = Set(f.accessibility_needs);
     active.funded = Set(f.funded);
     active.needs_visa_support = Set(f.needs_visa_support);
-    active.nationality = Set(f.nationality);
-    active.date_of_birth = Set(f.date_of_birth);
-    active.passport_number = Set(f.passport_number);
+    Ok(sensitive)
 }
 
 /// Checks the invitation's seats for the delegation's members after a change:
@@ -277,15 +287,28 @@ async fn counts(
     Ok((total, funded))
 }
 
-async fn record(
+/// Audits a change of a participant, from the stored rows: its sensitive values
+/// are never decrypted for the log (see [`personal_data::audit_snapshot`]).
+pub(crate) async fn record(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
     action: &str,
-    before: Option<&Model>,
-    after: Option<&Model>,
+    before: Option<&stored::Model>,
+    after: Option<&stored::Model>,
     id: Uuid,
 ) -> AppResult<()> {
-    audit::record_change(txn, cx, action, "Participant", id, before, after).await
+    audit::record(
+        txn,
+        cx,
+        audit::Change {
+            action,
+            entity_type: "Participant",
+            entity_id: id,
+            before: before.and_then(personal_data::audit_snapshot),
+            after: after.and_then(personal_data::audit_snapshot),
+        },
+    )
+    .await
 }
 
 /// Registers a member (the delegation's organization), within the invitation's
@@ -313,15 +336,17 @@ pub async fn add(
     )
     .await?;
     let now = Utc::now();
+    let id = Uuid::now_v7();
     let mut active = ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         delegation_id: Set(delegation_id),
         version: Set(1),
+        personal_data_erased_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     };
-    apply(&mut active, fields);
+    let sensitive = apply(cx, id, &mut active, fields)?;
     let created = active.insert(&txn).await.map_err(|e| {
         AppError::from_write(e, || {
             AppError::conflict("another head of delegation was registered concurrently")
@@ -340,7 +365,7 @@ pub async fn add(
         name_head(&txn, cx, &delegation, Some(created.id)).await?;
     }
     cx.commit(txn).await?;
-    Ok(created)
+    Ok(personal_data::with_sensitive(created, sensitive))
 }
 
 /// Refuses new members once the delegation's event is over.
@@ -452,7 +477,7 @@ pub(crate) async fn make_head(
 async fn set_role(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
-    current: &Model,
+    current: &stored::Model,
     role: ParticipantRole,
 ) -> AppResult<()> {
     let mut active: ActiveModel = current.clone().into();
@@ -480,7 +505,7 @@ async fn load_for_owner(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
     id: Uuid,
-) -> AppResult<(Model, delegation::Model)> {
+) -> AppResult<(stored::Model, delegation::Model)> {
     let participant = Entity::find_by_id(id).one(txn).await?.ok_or(NOT_FOUND)?;
     delegations::lock_and_touch(txn, participant.delegation_id).await?;
     let delegation = delegations::load_for_owner(txn, cx, participant.delegation_id)
@@ -499,8 +524,9 @@ pub async fn update(
     changes: ParticipantChanges,
 ) -> AppResult<Model> {
     let txn = cx.begin_write().await?;
-    let (current, delegation) = load_for_owner(&txn, cx, id).await?;
-    super::check_version(changes.expected_version, current.version)?;
+    let (stored_current, delegation) = load_for_owner(&txn, cx, id).await?;
+    super::check_version(changes.expected_version, stored_current.version)?;
+    let current = personal_data::open(cx.data_keys(), stored_current.clone()).await?;
     let pick = |patch: Patch<String>, old: &Option<String>| patch.unwrap_or_else(|| old.clone());
     let fields = validate(ParticipantFields {
         full_name: changes
@@ -531,8 +557,8 @@ pub async fn update(
     if becomes_head {
         ensure_no_other_head(&txn, &delegation, Some(id)).await?;
     }
-    let mut active: ActiveModel = current.clone().into();
-    apply(&mut active, fields);
+    let mut active: ActiveModel = stored_current.clone().into();
+    let sensitive = apply(cx, id, &mut active, fields)?;
     let updated = super::save_versioned(
         &txn,
         active,
@@ -545,7 +571,7 @@ pub async fn update(
         &txn,
         cx,
         "participant.update",
-        Some(&current),
+        Some(&stored_current),
         Some(&updated),
         id,
     )
@@ -556,7 +582,7 @@ pub async fn update(
         name_head(&txn, cx, &delegation, None).await?;
     }
     cx.commit(txn).await?;
-    Ok(updated)
+    Ok(personal_data::with_sensitive(updated, sensitive))
 }
 
 /// Removes a member (the delegation's organization); their presentations go with
@@ -575,5 +601,5 @@ pub async fn remove(
     Entity::delete_by_id(id).exec(&txn).await?;
     record(&txn, cx, "participant.remove", Some(&current), None, id).await?;
     cx.commit(txn).await?;
-    Ok(current)
+    Ok(personal_data::without_sensitive(current))
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::helpers::{GqlResponse, TestApp};
 
 /// An organization with a token for one role.
+#[derive(Clone)]
 pub struct Member {
     pub id: String,
     pub uuid: Uuid,

@@ -151,6 +151,8 @@ pub struct TestApp {
     pub feed: embhub::feed::ChangeFeed,
     /// The database the server runs on.
     pub database_url: String,
+    /// The server's data keys and retention (for sweeps and rotations a test runs).
+    pub personal_data: embhub::service::personal_data::PersonalData,
     stop: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>,
     cleanup: Cleanup,
     _data: tempfile::TempDir,
@@ -251,6 +253,10 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         settings.auth.key_encryption_key =
             Some(embhub::auth::key_store::KeyEncryptionKey::generate());
     }
+    // Production also refuses to start without a data key file: give it one.
+    if settings.production && settings.personal_data.data_key_file.is_none() {
+        settings.personal_data.data_key_file = Some(production_data_key(data.path()));
+    }
     let app = Application::build(settings, false)
         .await
         .expect("the application builds");
@@ -258,6 +264,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let db = app.db().clone();
     let statements = app.statement_counter();
     let feed = app.feed();
+    let personal_data = app.personal_data().clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stop_rx.await;
@@ -287,6 +294,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         statements,
         feed,
         database_url,
+        personal_data,
         stop: std::sync::Arc::new(std::sync::Mutex::new(Some(stop_tx))),
         cleanup: Cleanup { postgres },
         _data: data,
@@ -319,6 +327,9 @@ impl TestApp {
         settings.limits.rate.per_minute = 1_000_000;
         settings.limits.rate.burst = 1_000_000;
         configure(&mut settings);
+        if settings.production && settings.personal_data.data_key_file.is_none() {
+            settings.personal_data.data_key_file = Some(production_data_key(&self.data_dir));
+        }
         let app = Application::build(settings, false)
             .await
             .expect("the second instance builds");
@@ -539,6 +550,16 @@ fn capture_logs() {
             .with_writer(|| LogCapture)
             .try_init();
     });
+}
+
+/// The data key file production test servers in `data_dir` share (created once).
+fn production_data_key(data_dir: &std::path::Path) -> PathBuf {
+    let path = data_dir.join("production-data-key");
+    if !path.exists() {
+        let key = embhub::auth::key_store::KeyEncryptionKey::generate();
+        std::fs::write(&path, key.to_base64()).expect("write the data key file");
+    }
+    path
 }
 
 /// What the test servers have logged so far.

@@ -47,6 +47,17 @@ fn settings_on(
     settings
 }
 
+/// The data key file of `app`'s server, which every other instance on its
+/// database needs too (participants' personal data is sealed under it).
+fn shared_data_key(app: &crate::helpers::TestApp) -> std::path::PathBuf {
+    let production = app.data_dir.join("production-data-key");
+    if production.exists() {
+        production
+    } else {
+        app.data_dir.join("keys").join("data-key")
+    }
+}
+
 /// A second server, stopped when dropped.
 struct Instance {
     address: String,
@@ -115,9 +126,12 @@ async fn a_token_issued_by_one_instance_is_accepted_by_another() {
         let kek = kek.clone();
         async move {
             let url = database_url(&app);
+            // Every instance needs the same data key file too (see helpers.rs).
+            let data_key = app.data_dir.join("production-data-key");
             let second = Instance::start(|dir| {
                 let mut settings = settings_on(url, dir, Some(&kek));
                 settings.production = true;
+                settings.personal_data.data_key_file = Some(data_key);
                 settings
             })
             .await;
@@ -204,6 +218,7 @@ async fn production_on_postgres_refuses_to_start_without_a_shared_key() {
             // still works (a single instance, as on a laptop).
             let mut outside = settings_on(database_url(&app), data.path(), None);
             outside.production = false;
+            outside.personal_data.data_key_file = Some(shared_data_key(&app));
             Application::build(outside, false)
                 .await
                 .expect("outside production the generated key is used");
@@ -223,12 +238,10 @@ async fn a_wrong_key_encryption_key_is_a_clear_startup_error() {
             let url = database_url(&app);
             let data = tempfile::tempdir().unwrap();
             let wrong = KeyEncryptionKey::generate();
-            let refused = match Application::build(
-                settings_on(url.clone(), data.path(), Some(&wrong)),
-                false,
-            )
-            .await
-            {
+            // The same data key (personal data), another key-encryption key.
+            let mut wrong_settings = settings_on(url.clone(), data.path(), Some(&wrong));
+            wrong_settings.personal_data.data_key_file = Some(shared_data_key(&app));
+            let refused = match Application::build(wrong_settings, false).await {
                 Ok(_) => panic!("an instance started with the wrong key-encryption key"),
                 Err(error) => error.to_string(),
             };
@@ -239,7 +252,13 @@ async fn a_wrong_key_encryption_key_is_a_clear_startup_error() {
             assert!(refused.contains("EMBHUB_KEY_ENCRYPTION_KEY"), "{refused}");
 
             // The right one shares the first instance's key (on SQLite too).
-            let second = Instance::start(|dir| settings_on(url, dir, Some(&kek))).await;
+            let data_key = shared_data_key(&app);
+            let second = Instance::start(|dir| {
+                let mut settings = settings_on(url, dir, Some(&kek));
+                settings.personal_data.data_key_file = Some(data_key);
+                settings
+            })
+            .await;
             assert_eq!(
                 jwks(&app.http, &app.address).await,
                 jwks(&app.http, &second.address).await

@@ -19,6 +19,7 @@ mod organizations;
 mod pagination;
 mod participation;
 mod participation_rules;
+mod personal_data;
 mod rate_limits;
 mod resilience;
 mod schema;

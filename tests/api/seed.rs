@@ -5,7 +5,9 @@ use crate::helpers::each_backend;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_world_loads_once_with_invitations_in_every_state() {
     each_backend(|app| async move {
-        let clients = embhub::seed::demo(&app.db).await.expect("demo seed");
+        let clients = embhub::seed::demo(&app.db, &app.personal_data)
+            .await
+            .expect("demo seed");
         assert_eq!(clients.len(), 5, "one client per demo role");
         let tables = [
             "organizations",
@@ -25,7 +27,9 @@ async fn the_demo_world_loads_once_with_invitations_in_every_state() {
         }
         assert!(first.iter().all(|n| *n > 0), "{tables:?} = {first:?}");
 
-        let again = embhub::seed::demo(&app.db).await.expect("second demo seed");
+        let again = embhub::seed::demo(&app.db, &app.personal_data)
+            .await
+            .expect("second demo seed");
         assert!(again.is_empty(), "no new clients on a second run");
         for (table, before) in tables.iter().zip(&first) {
             assert_eq!(
