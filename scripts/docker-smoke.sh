@@ -129,7 +129,8 @@ done
 password="smoke@/:?#%&-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 umask 077
 kek="$(head -c 32 /dev/urandom | base64)"
-printf 'POSTGRES_PASSWORD=%s\nEMBHUB_KEY_ENCRYPTION_KEY=%s\nEMBHUB_PUBLISH=127.0.0.1:%s\n' "$password" "$kek" "$port" > "$work/env"
+head -c 32 /dev/urandom | base64 > "$work/data-key"
+printf 'POSTGRES_PASSWORD=%s\nEMBHUB_KEY_ENCRYPTION_KEY=%s\nEMBHUB_PUBLISH=127.0.0.1:%s\nEMBHUB_DATA_KEY_PATH=%s\n' "$password" "$kek" "$port" "$work/data-key" > "$work/env"
 printf 'EMBHUB_KEY_ENCRYPTION_KEY=%s\n' "$kek" > "$work/no-password.env"
 printf 'POSTGRES_PASSWORD=%s\n' "$password" > "$work/no-kek.env"
 # Our env file, not the checkout's .env; nothing from the caller's environment.
