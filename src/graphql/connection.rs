@@ -195,20 +195,24 @@ impl InputType for DateTimeInput {
     type RawValueType = Self;
 
     fn type_name() -> Cow<'static, str> {
-        <DateTime<Utc> as InputType>::type_name()
+        <super::scalars::IsoDateTime as InputType>::type_name()
     }
 
     fn create_type_info(registry: &mut Registry) -> String {
-        <DateTime<Utc> as InputType>::create_type_info(registry)
+        <super::scalars::IsoDateTime as InputType>::create_type_info(registry)
     }
 
     fn parse(value: Option<Value>) -> InputValueResult<Self> {
-        Ok(Self(<DateTime<Utc> as InputType>::parse(value).ok()))
+        Ok(Self(
+            <super::scalars::IsoDateTime as InputType>::parse(value)
+                .ok()
+                .map(|at| at.0),
+        ))
     }
 
     fn to_value(&self) -> Value {
         self.0.map_or(Value::Null, |at| {
-            <DateTime<Utc> as InputType>::to_value(&at)
+            <super::scalars::IsoDateTime as InputType>::to_value(&super::scalars::IsoDateTime(at))
         })
     }
 
@@ -217,11 +221,12 @@ impl InputType for DateTimeInput {
     }
 }
 
-/// Maps an optional GraphQL input that may be `null` to a service patch.
-pub fn patch<T>(value: async_graphql::MaybeUndefined<T>) -> crate::service::Patch<T> {
+/// Maps an optional GraphQL input that may be `null` to a service patch
+/// (converting scalars such as [`super::scalars::IsoDate`] to their service type).
+pub fn patch<T, U: From<T>>(value: async_graphql::MaybeUndefined<T>) -> crate::service::Patch<U> {
     match value {
         async_graphql::MaybeUndefined::Undefined => None,
         async_graphql::MaybeUndefined::Null => Some(None),
-        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(v.into())),
     }
 }

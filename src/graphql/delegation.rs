@@ -1,13 +1,13 @@
 //! GraphQL surface of delegations and their members.
 
+use super::scalars::{IsoDate, IsoDateTime};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
 
 use super::connection::{
     DateTimeInput, ParticipationOrder, connection_type, page_request, participation_filter,
     participation_sort, patch,
 };
-use super::context::{load_children, load_one, service};
+use super::context::{load_children, load_one, load_required, service};
 use super::event::Event;
 use super::ids::{self, NodeType};
 use super::invitation::Invitation;
@@ -41,24 +41,30 @@ impl Delegation {
         ids::encode(NodeType::Delegation, self.0.id)
     }
     /// The event.
-    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
-        Ok(load_one::<EventLoader, _>(ctx, self.0.event_id)
-            .await?
-            .map(Event))
+    async fn event(&self, ctx: &Context<'_>) -> Result<Event> {
+        load_required::<EventLoader, _>(ctx, self.0.event_id, "event of a delegation")
+            .await
+            .map(Event)
     }
     /// The sending organization.
-    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
-        Ok(
-            load_one::<OrganizationLoader, _>(ctx, self.0.organization_id)
-                .await?
-                .map(Organization),
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        load_required::<OrganizationLoader, _>(
+            ctx,
+            self.0.organization_id,
+            "organization of a delegation",
         )
+        .await
+        .map(Organization)
     }
     /// The accepted invitation the delegation comes under (its seats are the limit).
-    async fn invitation(&self, ctx: &Context<'_>) -> Result<Option<Invitation>> {
-        Ok(load_one::<InvitationLoader, _>(ctx, self.0.invitation_id)
-            .await?
-            .map(Invitation))
+    async fn invitation(&self, ctx: &Context<'_>) -> Result<Invitation> {
+        load_required::<InvitationLoader, _>(
+            ctx,
+            self.0.invitation_id,
+            "invitation of a delegation",
+        )
+        .await
+        .map(Invitation)
     }
     /// Where the delegation stands.
     async fn status(&self) -> DelegationStatus {
@@ -74,12 +80,12 @@ impl Delegation {
             .map(Participant))
     }
     /// When the delegation arrives.
-    async fn arrival_at(&self) -> Option<DateTime<Utc>> {
-        self.0.arrival_at
+    async fn arrival_at(&self) -> Option<IsoDateTime> {
+        self.0.arrival_at.map(IsoDateTime)
     }
     /// When the delegation leaves.
-    async fn departure_at(&self) -> Option<DateTime<Utc>> {
-        self.0.departure_at
+    async fn departure_at(&self) -> Option<IsoDateTime> {
+        self.0.departure_at.map(IsoDateTime)
     }
     /// Notes for the host.
     async fn notes(&self) -> Option<&str> {
@@ -98,12 +104,12 @@ impl Delegation {
         self.0.version
     }
     /// When the delegation was formed.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
@@ -122,10 +128,14 @@ impl Participant {
         ids::encode(NodeType::Participant, self.0.id)
     }
     /// The delegation.
-    async fn delegation(&self, ctx: &Context<'_>) -> Result<Option<Delegation>> {
-        Ok(load_one::<DelegationLoader, _>(ctx, self.0.delegation_id)
-            .await?
-            .map(Delegation))
+    async fn delegation(&self, ctx: &Context<'_>) -> Result<Delegation> {
+        load_required::<DelegationLoader, _>(
+            ctx,
+            self.0.delegation_id,
+            "delegation of a participant",
+        )
+        .await
+        .map(Delegation)
     }
     /// Full name in Latin script, as in the passport.
     async fn full_name(&self) -> &str {
@@ -168,8 +178,8 @@ impl Participant {
         self.0.nationality.as_deref()
     }
     /// Date of birth; sensitive.
-    async fn date_of_birth(&self) -> Option<NaiveDate> {
-        self.0.date_of_birth
+    async fn date_of_birth(&self) -> Option<IsoDate> {
+        self.0.date_of_birth.map(IsoDate)
     }
     /// Passport number; sensitive.
     async fn passport_number(&self) -> Option<&str> {
@@ -180,12 +190,12 @@ impl Participant {
         self.0.version
     }
     /// When the participant was registered.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When the record last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
@@ -227,9 +237,9 @@ pub struct UpdateDelegationInput {
     /// previous head becomes a MEMBER; `null` leaves the delegation without a head.
     head_participant_id: MaybeUndefined<ID>,
     /// Arrival.
-    arrival_at: MaybeUndefined<DateTime<Utc>>,
+    arrival_at: MaybeUndefined<IsoDateTime>,
     /// Departure (not before the arrival).
-    departure_at: MaybeUndefined<DateTime<Utc>>,
+    departure_at: MaybeUndefined<IsoDateTime>,
     /// Notes for the host.
     notes: MaybeUndefined<String>,
 }
@@ -273,7 +283,7 @@ pub struct AddParticipantInput {
     /// Nationality (ISO 3166-1 alpha-2); sensitive.
     nationality: Option<String>,
     /// Date of birth; sensitive.
-    date_of_birth: Option<NaiveDate>,
+    date_of_birth: Option<IsoDate>,
     /// Passport number; sensitive.
     passport_number: Option<String>,
 }
@@ -304,10 +314,10 @@ pub struct UpdateParticipantInput {
     funded: Option<bool>,
     /// Whether a visa support letter is needed.
     needs_visa_support: Option<bool>,
-    /// New nationality.
+    /// New nationality: ISO 3166-1 alpha-2 code, two letters such as `UZ`; sensitive.
     nationality: MaybeUndefined<String>,
     /// New date of birth.
-    date_of_birth: MaybeUndefined<NaiveDate>,
+    date_of_birth: MaybeUndefined<IsoDate>,
     /// New passport number.
     passport_number: MaybeUndefined<String>,
 }
@@ -481,7 +491,7 @@ impl DelegationMutation {
                 funded: input.funded,
                 needs_visa_support: input.needs_visa_support,
                 nationality: input.nationality,
-                date_of_birth: input.date_of_birth,
+                date_of_birth: input.date_of_birth.map(Into::into),
                 passport_number: input.passport_number,
             },
         )

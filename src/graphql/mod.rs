@@ -19,6 +19,7 @@ pub mod loaders;
 mod organization;
 mod prefetch;
 mod presentation;
+pub mod scalars;
 mod session;
 mod subscription;
 mod webhook;
@@ -90,15 +91,16 @@ impl CoreQuery {
         })
     }
 
-    /// Any object by its global id.
+    /// Any object by its global id; null, with a NOT_FOUND error, when there is
+    /// none the caller may see.
     async fn node(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Global id of the object.")] id: ID,
-    ) -> Result<Node> {
+    ) -> Result<Option<Node>> {
         let cx = service(ctx)?;
         let (node_type, uuid) = ids::decode_any(&id, "id")?;
-        Ok(match node_type {
+        Ok(Some(match node_type {
             NodeType::Organization => {
                 Node::Organization(Organization(organizations::get(cx, uuid).await?))
             }
@@ -122,7 +124,7 @@ impl CoreQuery {
             | NodeType::WebhookDelivery => {
                 return Err(crate::error::AppError::NotFound { entity: "node" }.into());
             }
-        })
+        }))
     }
 }
 
@@ -242,5 +244,6 @@ pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(SchemaOptions::default()).sdl()
+    build_schema(SchemaOptions::default())
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
