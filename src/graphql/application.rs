@@ -108,7 +108,8 @@ connection_type!(
     Filter,
     applications::count,
     "A page of applications.",
-    "An application in a page, with its cursor."
+    "An application in a page, with its cursor.",
+    nested = super::nested::ApplicationCounts
 );
 
 /// Narrows an application list; all given conditions must hold.
@@ -191,7 +192,7 @@ application_payload!(
 );
 application_payload!(DecideApplicationPayload, "Result of `decideApplication`.");
 
-fn filter(input: ApplicationFilter) -> Result<Filter, AppError> {
+pub(super) fn filter(input: ApplicationFilter) -> Result<Filter, AppError> {
     participation_filter(
         input.event_id,
         input.organization_id,

@@ -51,14 +51,21 @@ pub fn edges_and_info<M, N>(
 
 /// Declares `$connection` and `$edge` for nodes of type `$node`; `$count` is the
 /// service function counting matches of the filter type `$filter`.
+///
+/// With `nested = L`, the connection can also be a parent's list (an event's
+/// invitations): [`Self::nested`] remembers the parent, and `totalCount` then
+/// counts through the loader `L`, one grouped query for all the parents of a page.
 macro_rules! connection_type {
-    ($connection:ident, $edge:ident, $node:ty, $filter:ty, $count:path, $doc:literal, $edge_doc:literal) => {
+    ($connection:ident, $edge:ident, $node:ty, $filter:ty, $count:path, $doc:literal, $edge_doc:literal $(, nested = $nested:ty)?) => {
         #[doc = $doc]
         pub struct $connection {
             edges: Vec<$edge>,
             page_info: async_graphql::connection::PageInfo,
             filter: $filter,
             known_total: Option<u64>,
+            /// The parent whose list this is, for a nested list.
+            #[allow(dead_code)]
+            parent: Option<uuid::Uuid>,
         }
 
         impl $connection {
@@ -76,8 +83,24 @@ macro_rules! connection_type {
                     page_info,
                     filter,
                     known_total,
+                    parent: None,
                 }
             }
+
+            $(
+            /// The list of `parent` (counted through the nested loader).
+            pub fn nested(
+                page: $crate::service::pagination::Page<impl Into<$node>>,
+                filter: $filter,
+                parent: uuid::Uuid,
+            ) -> Self {
+                let _: Option<$nested> = None;
+                Self {
+                    parent: Some(parent),
+                    ..Self::new(page, filter)
+                }
+            }
+            )?
         }
 
         #[doc = $doc]
@@ -103,6 +126,12 @@ macro_rules! connection_type {
                 if let Some(total) = self.known_total {
                     return Ok(total);
                 }
+                $(
+                if let Some(parent) = self.parent {
+                    return $crate::graphql::nested::count::<$nested, _>(ctx, parent, &self.filter)
+                        .await;
+                }
+                )?
                 Ok($count($crate::graphql::context::service(ctx)?, &self.filter).await?)
             }
         }

@@ -22,6 +22,7 @@ use crate::domain::{DelegationStatus, ParticipantRole};
 use crate::entity::{delegation, participant};
 use crate::error::AppError;
 use crate::service::delegations::{self, DelegationChanges, DelegationFilter as Filter};
+use crate::service::members::{self, MemberFilter};
 use crate::service::participants::{self, ParticipantChanges, ParticipantFields};
 
 /// The people an organization sends to an event.
@@ -91,9 +92,23 @@ impl Delegation {
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
-    /// The members, in the order they were registered.
-    async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
-        load_children::<ParticipantsOfDelegation, _, _>(ctx, self.0.id, Participant).await
+    /// The members, in the order they were registered, a page at a time (the
+    /// root lists' cursor rules). A page of delegations reads all their members
+    /// in one query.
+    async fn participants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the members must meet.")] filter: Option<ParticipantFilter>,
+    ) -> Result<ParticipantConnection> {
+        let members =
+            load_children::<ParticipantsOfDelegation, _, _>(ctx, self.0.id, |m| m).await?;
+        let filter = filter.map(Into::into).unwrap_or_default();
+        let page = members::page(members, &filter, &page_request(first, after, last, before))?;
+        Ok(ParticipantConnection::new(page))
     }
     /// The presentations the delegation proposed.
     async fn presentations(&self, ctx: &Context<'_>) -> Result<Vec<Presentation>> {
@@ -116,7 +131,80 @@ impl Delegation {
 /// A member of a delegation. Nationality, date of birth and passport number are
 /// shown only to the delegation's own organization and the host's coordinators;
 /// for anyone else they are null.
+#[derive(Clone)]
 pub struct Participant(pub participant::Model);
+
+/// Narrows a delegation's members; all given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct ParticipantFilter {
+    /// Only these roles.
+    roles: Option<Vec<ParticipantRole>>,
+    /// Only members whose seat the host funds (true) or does not (false).
+    funded: Option<bool>,
+    /// Only members who need (true) or do not need (false) visa support.
+    needs_visa_support: Option<bool>,
+}
+
+impl From<ParticipantFilter> for MemberFilter {
+    fn from(input: ParticipantFilter) -> Self {
+        MemberFilter {
+            roles: input.roles,
+            funded: input.funded,
+            needs_visa_support: input.needs_visa_support,
+        }
+    }
+}
+
+/// A page of a delegation's members.
+pub struct ParticipantConnection {
+    edges: Vec<ParticipantEdge>,
+    page_info: async_graphql::connection::PageInfo,
+    total: u64,
+}
+
+impl ParticipantConnection {
+    fn new(page: crate::service::pagination::Page<participant::Model>) -> Self {
+        let (edges, page_info, total) = super::connection::edges_and_info(page, Participant);
+        Self {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, node)| ParticipantEdge { cursor, node })
+                .collect(),
+            page_info,
+            total: total.unwrap_or_default(),
+        }
+    }
+}
+
+/// A page of a delegation's members.
+#[Object]
+impl ParticipantConnection {
+    /// The members of this page, each with its cursor.
+    async fn edges(&self) -> &[ParticipantEdge] {
+        &self.edges
+    }
+    /// The members of this page.
+    async fn nodes(&self) -> Vec<&Participant> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+    /// Where this page is in the whole list.
+    async fn page_info(&self) -> &async_graphql::connection::PageInfo {
+        &self.page_info
+    }
+    /// How many members match the filter, across all pages.
+    async fn total_count(&self) -> u64 {
+        self.total
+    }
+}
+
+/// A member in a page, with its cursor.
+#[derive(SimpleObject)]
+pub struct ParticipantEdge {
+    /// Opaque position of this member, for `after` and `before`.
+    cursor: String,
+    /// The member.
+    node: Participant,
+}
 
 /// A member of a delegation. Nationality, date of birth and passport number are
 /// shown only to the delegation's own organization and the host's coordinators;
@@ -206,7 +294,8 @@ connection_type!(
     Filter,
     delegations::count,
     "A page of delegations.",
-    "A delegation in a page, with its cursor."
+    "A delegation in a page, with its cursor.",
+    nested = super::nested::DelegationCounts
 );
 
 /// Narrows a delegation list; all given conditions must hold.
@@ -366,7 +455,7 @@ pub struct RemoveParticipantPayload {
     removed_participant_id: ID,
 }
 
-fn filter(input: DelegationFilter) -> Result<Filter, AppError> {
+pub(super) fn filter(input: DelegationFilter) -> Result<Filter, AppError> {
     participation_filter(
         input.event_id,
         input.organization_id,

@@ -3,16 +3,18 @@
 use super::scalars::{IsoDate, IsoDateTime};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
-use super::application::Application;
-use super::connection::{DateTimeInput, connection_type, page_request, patch};
-use super::context::{load_children, loader, service};
-use super::delegation::Delegation;
-use super::ids::{self, NodeType};
-use super::invitation::Invitation;
-use super::loaders::{
-    ApplicationsOfEvent, CoHostLoader, DateChangeLoader, DelegationsOfEvent, EventLoader,
-    InvitationsOfEvent, OrganizationLoader, SessionsOfEvent,
+use super::application::{self, ApplicationConnection};
+use super::connection::{
+    DateTimeInput, ParticipationOrder, connection_type, page_request, participation_sort, patch,
 };
+use super::context::{load_children, loader, service};
+use super::delegation::{self, DelegationConnection};
+use super::ids::{self, NodeType};
+use super::invitation::{self, InvitationConnection};
+use super::loaders::{
+    CoHostLoader, DateChangeLoader, EventLoader, OrganizationLoader, SessionsOfEvent,
+};
+use super::nested::{self, ApplicationPages, DelegationPages, InvitationPages, ListArgs};
 use super::organization::Organization;
 use super::prefetch::{self, Selection};
 use super::session::Session;
@@ -146,17 +148,84 @@ impl Event {
         load_children::<SessionsOfEvent, _, _>(ctx, self.0.id, Session).await
     }
     /// Invitations to this event the caller may see (all of them for the host and
-    /// co-hosts; a partner sees its own).
-    async fn invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
-        load_children::<InvitationsOfEvent, _, _>(ctx, self.0.id, Invitation).await
+    /// co-hosts; a partner sees its own), a page at a time, with the same filter,
+    /// ordering and cursors as the root `invitations` list (oldest first by
+    /// default). A page of events costs one query for all their pages.
+    #[allow(clippy::too_many_arguments)]
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the invitations must meet.")] filter: Option<
+            invitation::InvitationFilter,
+        >,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
+    ) -> Result<InvitationConnection> {
+        let filter = invitation::filter(filter.unwrap_or_default())?;
+        let args = ListArgs {
+            filter: filter.clone(),
+            sort: participation_sort(order_by),
+            page: page_request(first, after, last, before),
+        };
+        let page = nested::page::<InvitationPages, _, _>(ctx, self.0.id, args).await?;
+        Ok(InvitationConnection::nested(page, filter, self.0.id))
     }
-    /// Applications to this event the caller may see.
-    async fn applications(&self, ctx: &Context<'_>) -> Result<Vec<Application>> {
-        load_children::<ApplicationsOfEvent, _, _>(ctx, self.0.id, Application).await
+    /// Applications to this event the caller may see, a page at a time, with the
+    /// same filter, ordering and cursors as the root `applications` list.
+    #[allow(clippy::too_many_arguments)]
+    async fn applications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the applications must meet.")] filter: Option<
+            application::ApplicationFilter,
+        >,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
+    ) -> Result<ApplicationConnection> {
+        let filter = application::filter(filter.unwrap_or_default())?;
+        let args = ListArgs {
+            filter: filter.clone(),
+            sort: participation_sort(order_by),
+            page: page_request(first, after, last, before),
+        };
+        let page = nested::page::<ApplicationPages, _, _>(ctx, self.0.id, args).await?;
+        Ok(ApplicationConnection::nested(page, filter, self.0.id))
     }
-    /// Delegations at this event the caller may see.
-    async fn delegations(&self, ctx: &Context<'_>) -> Result<Vec<Delegation>> {
-        load_children::<DelegationsOfEvent, _, _>(ctx, self.0.id, Delegation).await
+    /// Delegations at this event the caller may see, a page at a time, with the
+    /// same filter, ordering and cursors as the root `delegations` list.
+    #[allow(clippy::too_many_arguments)]
+    async fn delegations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the delegations must meet.")] filter: Option<
+            delegation::DelegationFilter,
+        >,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
+    ) -> Result<DelegationConnection> {
+        let filter = delegation::filter(filter.unwrap_or_default())?;
+        let args = ListArgs {
+            filter: filter.clone(),
+            sort: participation_sort(order_by),
+            page: page_request(first, after, last, before),
+        };
+        let page = nested::page::<DelegationPages, _, _>(ctx, self.0.id, args).await?;
+        Ok(DelegationConnection::nested(page, filter, self.0.id))
     }
     /// When the event was published to partners.
     async fn published_at(&self) -> Option<IsoDateTime> {

@@ -128,7 +128,8 @@ connection_type!(
     Filter,
     invitations::count,
     "A page of invitations.",
-    "An invitation in a page, with its cursor."
+    "An invitation in a page, with its cursor.",
+    nested = super::nested::InvitationCounts
 );
 
 /// Narrows an invitation list; all given conditions must hold.
@@ -234,7 +235,7 @@ invitation_payload!(
     "Result of `respondToInvitation`."
 );
 
-fn filter(input: InvitationFilter) -> Result<Filter, AppError> {
+pub(super) fn filter(input: InvitationFilter) -> Result<Filter, AppError> {
     participation_filter(
         input.event_id,
         input.organization_id,

@@ -16,6 +16,7 @@ mod input_text;
 mod invitation;
 pub mod limits;
 pub mod loaders;
+mod nested;
 mod organization;
 mod prefetch;
 mod presentation;

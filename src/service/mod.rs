@@ -14,6 +14,7 @@ pub mod delegations;
 pub mod events;
 pub mod invitations;
 pub mod lists;
+pub mod members;
 mod one_statement;
 pub mod organizations;
 pub mod pagination;
