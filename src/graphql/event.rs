@@ -12,13 +12,16 @@ use super::delegation::{self, DelegationConnection};
 use super::ids::{self, NodeType};
 use super::invitation::{self, InvitationConnection};
 use super::loaders::{
-    CoHostLoader, DateChangeLoader, EventLoader, OrganizationLoader, SessionsOfEvent,
+    CoHostLoader, DateChangeLoader, EventLoader, OrganizationLoader, SessionsOfEvent, SummaryLoader,
 };
 use super::nested::{self, ApplicationPages, DelegationPages, InvitationPages, ListArgs};
 use super::organization::Organization;
 use super::prefetch::{self, Selection};
 use super::session::Session;
-use crate::domain::{DateStatus, EventKind, EventStatus, ParticipationMode};
+use crate::domain::{
+    ApplicationStatus, DateStatus, DelegationStatus, EventKind, EventStatus, InvitationStatus,
+    ParticipationMode,
+};
 use crate::entity::{event, event_date_change};
 use crate::error::AppError;
 use crate::service::events::{
@@ -227,6 +230,17 @@ impl Event {
         let page = nested::page::<DelegationPages, _, _>(ctx, self.0.id, args).await?;
         Ok(DelegationConnection::nested(page, filter, self.0.id))
     }
+    /// The event's participation in numbers, as far as the caller may see it
+    /// (a partner's summary counts its own participation), counted by the
+    /// database without listing rows.
+    async fn participation_summary(&self, ctx: &Context<'_>) -> Result<ParticipationSummary> {
+        Ok(ParticipationSummary(
+            loader::<SummaryLoader>(ctx)?
+                .load_one(self.0.id)
+                .await?
+                .unwrap_or_default(),
+        ))
+    }
     /// When the event was published to partners.
     async fn published_at(&self) -> Option<IsoDateTime> {
         self.0.published_at.map(IsoDateTime)
@@ -242,6 +256,90 @@ impl Event {
     /// When the event last changed.
     async fn updated_at(&self) -> IsoDateTime {
         IsoDateTime(self.0.updated_at)
+    }
+}
+
+/// An event's participation in numbers.
+pub struct ParticipationSummary(crate::service::summary::Summary);
+
+/// How many invitations have one status.
+#[derive(SimpleObject)]
+pub struct InvitationStatusCount {
+    /// The status, as clients see it (EXPIRED included before the sweep).
+    status: InvitationStatus,
+    /// How many.
+    count: u64,
+}
+
+/// How many applications have one status.
+#[derive(SimpleObject)]
+pub struct ApplicationStatusCount {
+    /// The status.
+    status: ApplicationStatus,
+    /// How many.
+    count: u64,
+}
+
+/// How many delegations have one status.
+#[derive(SimpleObject)]
+pub struct DelegationStatusCount {
+    /// The status.
+    status: DelegationStatus,
+    /// How many.
+    count: u64,
+}
+
+/// An event's participation in numbers.
+#[Object]
+impl ParticipationSummary {
+    /// Invitations by status, every status listed (zeros included).
+    async fn invitations(&self) -> Vec<InvitationStatusCount> {
+        self.0
+            .invitations
+            .iter()
+            .map(|&(status, count)| InvitationStatusCount { status, count })
+            .collect()
+    }
+    /// Applications by status, every status listed.
+    async fn applications(&self) -> Vec<ApplicationStatusCount> {
+        self.0
+            .applications
+            .iter()
+            .map(|&(status, count)| ApplicationStatusCount { status, count })
+            .collect()
+    }
+    /// Delegations by status, every status listed.
+    async fn delegations(&self) -> Vec<DelegationStatusCount> {
+        self.0
+            .delegations
+            .iter()
+            .map(|&(status, count)| DelegationStatusCount { status, count })
+            .collect()
+    }
+    /// Seats offered by invitations that were sent and stand (not drafts, not
+    /// withdrawn).
+    async fn seats_offered(&self) -> u64 {
+        self.0.seats_offered
+    }
+    /// Seats the accepted invitations took.
+    async fn seats_accepted(&self) -> u64 {
+        self.0.seats_accepted
+    }
+    /// Members registered in delegations that are not cancelled.
+    async fn seats_filled(&self) -> u64 {
+        self.0.seats_filled
+    }
+    /// Funded seats offered, on the same invitations as `seatsOffered`.
+    async fn funded_seats_offered(&self) -> u64 {
+        self.0.funded_seats_offered
+    }
+    /// Members on funded seats, in delegations that are not cancelled.
+    async fn funded_seats_filled(&self) -> u64 {
+        self.0.funded_seats_filled
+    }
+    /// Members needing visa support, in delegations that are not cancelled.
+    async fn participants_needing_visa_support(&self) -> u64 {
+        self.0.needing_visa_support
     }
 }
 

@@ -157,6 +157,19 @@ impl Loader<Uuid> for CoHostLoader {
     }
 }
 
+/// The participation summaries of events, by event id (four grouped queries for
+/// a page of events).
+pub struct SummaryLoader(ServiceContext);
+
+impl Loader<Uuid> for SummaryLoader {
+    type Value = crate::service::summary::Summary;
+    type Error = Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        Ok(crate::service::summary::of_events(&self.0, keys).await?)
+    }
+}
+
 /// A loader with its per-request cache: the same record asked for twice in one
 /// request is read once, and prefetched records are fed into it.
 pub type Cached<L> = DataLoader<L, HashMapCache>;
@@ -214,6 +227,7 @@ fn attach_with(
             window,
             cache,
         ))
-        .data(batched(CoHostLoader(cx.clone()), window, cache));
+        .data(batched(CoHostLoader(cx.clone()), window, cache))
+        .data(batched(SummaryLoader(cx.clone()), window, cache));
     super::nested::attach(request, &cx, window, cache).data(cx)
 }

@@ -92,7 +92,7 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
         .await?)
 }
 
-fn filtered(cx: &ServiceContext, filter: &ApplicationFilter) -> Select<Entity> {
+pub(crate) fn filtered(cx: &ServiceContext, filter: &ApplicationFilter) -> Select<Entity> {
     lists::narrow(
         visible(cx),
         Column::EventId,

@@ -154,7 +154,7 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
         .await?)
 }
 
-fn filtered(cx: &ServiceContext, filter: &DelegationFilter) -> Select<Entity> {
+pub(crate) fn filtered(cx: &ServiceContext, filter: &DelegationFilter) -> Select<Entity> {
     lists::narrow(
         visible(cx),
         Column::EventId,

@@ -137,7 +137,7 @@ fn answerable_condition(now: DateTime<Utc>) -> Condition {
 }
 
 /// SQL for "has effective status `status`" at `now`.
-fn status_condition(status: InvitationStatus, now: DateTime<Utc>) -> Condition {
+pub(crate) fn status_condition(status: InvitationStatus, now: DateTime<Utc>) -> Condition {
     match status {
         InvitationStatus::Sent => Condition::all()
             .add(Column::Status.eq(InvitationStatus::Sent))
@@ -209,7 +209,7 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
         .collect())
 }
 
-fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
+pub(crate) fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
     let mut select = lists::by_event_and_organization(
         visible(cx),
         Column::EventId,

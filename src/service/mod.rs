@@ -22,6 +22,7 @@ pub mod participants;
 pub mod presentations;
 mod search;
 pub mod sessions;
+pub mod summary;
 pub mod webhooks;
 
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,176 @@
+//! What a staff console and a partner system read: the participation summary and
+//! the example operations in `examples/`.
+
+use std::collections::BTreeMap;
+
+use embhub::auth::Role;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, each_backend};
+
+/// The uuid of the demo organization with `acronym`.
+async fn demo_org(app: &TestApp, acronym: &str) -> uuid::Uuid {
+    use embhub::entity::organization;
+    organization::Entity::find()
+        .filter(organization::Column::Acronym.eq(acronym))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("demo organization {acronym}"))
+        .id
+}
+
+const SUMMARY_AND_LISTS: &str = "query($host: ID!) { events(first: 5, filter: { hostId: $host }) { nodes { id title
+    participationSummary {
+        invitations { status count } applications { status count } delegations { status count }
+        seatsOffered seatsAccepted seatsFilled fundedSeatsOffered fundedSeatsFilled participantsNeedingVisaSupport }
+    invitations(first: 40) { totalCount nodes { status seatsOffered seatsAccepted fundedSeats } }
+    applications(first: 20) { totalCount nodes { status } }
+    delegations(first: 10) { totalCount nodes { status participants(first: 10) { nodes { funded needsVisaSupport } } } } } } }";
+
+fn tally(nodes: &Value) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for node in nodes.as_array().unwrap() {
+        *out.entry(node["status"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    out
+}
+
+fn by_status(counts: &Value) -> BTreeMap<String, u64> {
+    counts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["count"].as_u64().unwrap() > 0)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap().to_owned(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Checks every event's summary against what listing its rows counts; returns
+/// the invitations by status over all events.
+fn check_summaries(events: &Value) -> BTreeMap<String, u64> {
+    let mut all = BTreeMap::new();
+    for event in events["nodes"].as_array().unwrap() {
+        let summary = &event["participationSummary"];
+        let invitations = &event["invitations"]["nodes"];
+        let title = event["title"].as_str().unwrap();
+        assert_eq!(
+            by_status(&summary["invitations"]),
+            tally(invitations),
+            "{title}"
+        );
+        assert_eq!(
+            summary["invitations"].as_array().unwrap().len(),
+            6,
+            "every status listed"
+        );
+        assert_eq!(
+            by_status(&summary["applications"]),
+            tally(&event["applications"]["nodes"]),
+            "{title}"
+        );
+        assert_eq!(
+            by_status(&summary["delegations"]),
+            tally(&event["delegations"]["nodes"]),
+            "{title}"
+        );
+        let (mut offered, mut accepted, mut funded_offered) = (0, 0, 0);
+        for i in invitations.as_array().unwrap() {
+            let status = i["status"].as_str().unwrap();
+            if status != "DRAFT" && status != "WITHDRAWN" {
+                offered += i["seatsOffered"].as_u64().unwrap();
+                funded_offered += i["fundedSeats"].as_u64().unwrap();
+            }
+            if status == "ACCEPTED" {
+                accepted += i["seatsAccepted"]
+                    .as_u64()
+                    .or(i["seatsOffered"].as_u64())
+                    .unwrap();
+            }
+        }
+        let (mut filled, mut funded_filled, mut visa) = (0, 0, 0);
+        for d in event["delegations"]["nodes"].as_array().unwrap() {
+            if d["status"] == "CANCELLED" {
+                continue;
+            }
+            for p in d["participants"]["nodes"].as_array().unwrap() {
+                filled += 1;
+                funded_filled += u64::from(p["funded"] == true);
+                visa += u64::from(p["needsVisaSupport"] == true);
+            }
+        }
+        assert_eq!(summary["seatsOffered"], offered, "{title}");
+        assert_eq!(summary["seatsAccepted"], accepted, "{title}");
+        assert_eq!(summary["fundedSeatsOffered"], funded_offered, "{title}");
+        assert_eq!(summary["seatsFilled"], filled, "{title}");
+        assert_eq!(summary["fundedSeatsFilled"], funded_filled, "{title}");
+        assert_eq!(summary["participantsNeedingVisaSupport"], visa, "{title}");
+        for (status, n) in tally(invitations) {
+            *all.entry(status).or_default() += n;
+        }
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_participation_summary_equals_what_listing_counts() {
+    each_backend(|app| async move {
+        embhub::seed::demo(&app.db).await.expect("demo seed");
+        let nec = demo_org(&app, "NEC").await;
+        let host_id = embhub::graphql::global_id("Organization", nec);
+
+        // The host's coordinator: every invitation state appears, and each
+        // event's summary equals its lists.
+        let coordinator = app.token_for(nec, &[Role::Coordinator]).await;
+        let seen = app
+            .gql(
+                Some(&coordinator),
+                SUMMARY_AND_LISTS,
+                json!({ "host": host_id }),
+            )
+            .await;
+        let events = &seen.data()["events"];
+        for event in events["nodes"].as_array().unwrap() {
+            for list in ["invitations", "applications", "delegations"] {
+                let shown = event[list]["nodes"].as_array().unwrap().len() as u64;
+                assert_eq!(event[list]["totalCount"], shown, "the whole {list} list is compared");
+            }
+        }
+        let all = check_summaries(events);
+        for status in [
+            "DRAFT",
+            "SENT",
+            "ACCEPTED",
+            "DECLINED",
+            "WITHDRAWN",
+            "EXPIRED",
+        ] {
+            assert!(
+                all.get(status).copied().unwrap_or(0) > 0,
+                "a {status} invitation in {all:?}"
+            );
+        }
+
+        // A partner's summary counts only its own participation, like its lists.
+        let uz = demo_org(&app, "CEC UZ").await;
+        let partner = app.token_for(uz, &[Role::Partner]).await;
+        let partner_view = app
+            .gql(
+                Some(&partner),
+                SUMMARY_AND_LISTS,
+                json!({ "host": host_id }),
+            )
+            .await;
+        let mine = check_summaries(&partner_view.data()["events"]);
+        assert!(mine.values().sum::<u64>() < all.values().sum::<u64>());
+        assert!(!mine.contains_key("DRAFT"), "a partner never counts drafts");
+    })
+    .await;
+}
