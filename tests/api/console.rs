@@ -140,7 +140,10 @@ async fn the_participation_summary_equals_what_listing_counts() {
         for event in events["nodes"].as_array().unwrap() {
             for list in ["invitations", "applications", "delegations"] {
                 let shown = event[list]["nodes"].as_array().unwrap().len() as u64;
-                assert_eq!(event[list]["totalCount"], shown, "the whole {list} list is compared");
+                assert_eq!(
+                    event[list]["totalCount"], shown,
+                    "the whole {list} list is compared"
+                );
             }
         }
         let all = check_summaries(events);
@@ -171,6 +174,128 @@ async fn the_participation_summary_equals_what_listing_counts() {
         let mine = check_summaries(&partner_view.data()["events"]);
         assert!(mine.values().sum::<u64>() < all.values().sum::<u64>());
         assert!(!mine.contains_key("DRAFT"), "a partner never counts drafts");
+    })
+    .await;
+}
+
+/// The example operations, by file name.
+fn examples() -> BTreeMap<String, String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/operations");
+    std::fs::read_dir(dir)
+        .expect("examples/operations exists")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "graphql"))
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect()
+}
+
+fn id_at<'a>(value: &'a Value, path: &[&str]) -> &'a str {
+    path.iter()
+        .fold(value, |v, key| match key.parse::<usize>() {
+            Ok(i) => &v[i],
+            Err(_) => &v[*key],
+        })
+        .as_str()
+        .unwrap_or_else(|| panic!("{path:?} in {value}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_operation_validates_and_runs_on_the_demo_world() {
+    each_backend(|app| async move {
+        embhub::seed::demo(&app.db).await.expect("demo seed");
+        let examples = examples();
+        assert!(examples.len() >= 12, "at least 12 examples: {:?}", examples.keys());
+        let nec = demo_org(&app, "NEC").await;
+        let coordinator = app.token_for(nec, &[Role::Coordinator]).await;
+        let uk = app.token_for(demo_org(&app, "UKEC").await, &[Role::Partner]).await;
+        let uz = app.token_for(demo_org(&app, "CEC UZ").await, &[Role::Partner]).await;
+        let host_id = embhub::graphql::global_id("Organization", nec);
+
+        let mut ran = Vec::new();
+        let mut run = |name: &str, token: &str, variables: Value| {
+            ran.push(name.to_owned());
+            let document = examples
+                .get(name)
+                .unwrap_or_else(|| panic!("examples/operations/{name}.graphql"))
+                .clone();
+            let app = &app;
+            let token = token.to_owned();
+            async move {
+                let response = app.gql(Some(&token), &document, variables).await;
+                response.data().clone()
+            }
+        };
+
+        run("Viewer", &uz, json!({})).await;
+        let dashboard = run("PartnerDashboard", &uz, json!({})).await;
+        assert!(dashboard["invitations"]["totalCount"].as_u64().unwrap() > 0);
+        let events = run("EventList", &coordinator, json!({ "hostId": host_id, "from": "1900-01-01" })).await;
+        let program = events["events"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "ELECTION_VISITOR_PROGRAM")
+            .expect("the visitor program")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let seminar = events["events"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "SEMINAR")
+            .expect("the seminar")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let page = run("EventPage", &coordinator, json!({ "id": program })).await;
+        assert!(page["event"]["invitations"]["totalCount"].as_u64().unwrap() > 0);
+        let delegations = run("EventDelegations", &coordinator, json!({ "id": program })).await;
+        assert!(delegations["event"]["delegations"]["totalCount"].as_u64().unwrap() > 0);
+        let pending = run("PendingApplications", &coordinator, json!({ "eventId": seminar })).await;
+        let application = id_at(&pending, &["event", "applications", "nodes", "0", "id"]).to_owned();
+        let directory = run("OrganizationDirectory", &uk, json!({ "search": "IFES" })).await;
+        let ifes = id_at(&directory, &["organizations", "nodes", "0", "id"]).to_owned();
+        let node = run("NodeLookup", &coordinator, json!({ "id": program })).await;
+        assert_eq!(node["node"]["id"], program.as_str());
+        run("DelegationsCatchUp", &uz, json!({ "since": "2000-01-01T00:00:00Z" })).await;
+        let invited = run(
+            "InviteOrganizations",
+            &coordinator,
+            json!({ "eventId": program, "organizationIds": [ifes] }),
+        )
+        .await;
+        assert_eq!(invited["inviteOrganizations"]["invitations"][0]["status"], "SENT");
+        let uk_dashboard = run("PartnerDashboard", &uk, json!({})).await;
+        let sent = uk_dashboard["invitations"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["status"] == "SENT")
+            .expect("the UK's invitation awaiting an answer")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let answered = run("AnswerInvitation", &uk, json!({ "id": sent, "accept": true, "seats": 1 })).await;
+        let delegation = id_at(&answered, &["respondToInvitation", "invitation", "delegation", "id"]).to_owned();
+        let member = run(
+            "RegisterDelegationMember",
+            &uk,
+            json!({ "delegationId": delegation, "fullName": "Jane Example", "nationality": "GB", "dateOfBirth": "1980-02-29" }),
+        )
+        .await;
+        assert_eq!(member["addParticipant"]["participant"]["dateOfBirth"], "1980-02-29");
+        let decided = run("DecideApplication", &coordinator, json!({ "id": application, "accept": true })).await;
+        assert_eq!(decided["decideApplication"]["application"]["status"], "ACCEPTED");
+
+        let mut every: Vec<String> = examples.keys().cloned().collect();
+        every.sort();
+        ran.sort();
+        ran.dedup();
+        assert_eq!(ran, every, "every example runs in this test");
     })
     .await;
 }
