@@ -526,7 +526,7 @@ mod tests {
         let page = page_in_memory(rows.clone(), "m", |r| *r, &first(10, Some(next))).unwrap();
         assert_eq!(
             page.items.iter().map(|(_, r)| r.1).collect::<Vec<_>>(),
-            (2..5).map(|i| Uuid::from_u128(i)).collect::<Vec<_>>()
+            (2..5).map(Uuid::from_u128).collect::<Vec<_>>()
         );
         assert!(!page.has_next_page && page.has_previous_page);
         let last = PageRequest {

@@ -54,7 +54,7 @@ fn sum_when(condition: Condition, value: SimpleExpr) -> SimpleExpr {
 }
 
 fn count_when(condition: Condition) -> SimpleExpr {
-    sum_when(condition, Expr::val(1).into())
+    sum_when(condition, Expr::val(1))
 }
 
 /// A grouped count as an unsigned number.
@@ -117,7 +117,7 @@ pub async fn of_events(
         .column_as(
             sum_when(
                 standing.clone(),
-                Expr::col(invitation::Column::SeatsOffered).into(),
+                Expr::col(invitation::Column::SeatsOffered),
             ),
             "seats_offered",
         )
@@ -133,7 +133,7 @@ pub async fn of_events(
             "seats_accepted",
         )
         .column_as(
-            sum_when(standing, Expr::col(invitation::Column::FundedSeats).into()),
+            sum_when(standing, Expr::col(invitation::Column::FundedSeats)),
             "funded_seats_offered",
         );
     for status in InvitationStatus::iter() {
