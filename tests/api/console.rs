@@ -299,3 +299,65 @@ async fn every_example_operation_validates_and_runs_on_the_demo_world() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_or_invisible_id_is_null_with_not_found_and_keeps_the_rest_of_data() {
+    each_backend(|app| async move {
+        embhub::seed::demo(&app.db).await.expect("demo seed");
+        let nec = demo_org(&app, "NEC").await;
+        let coordinator = app.token_for(nec, &[Role::Coordinator]).await;
+        let drafts = app
+            .gql(
+                Some(&coordinator),
+                "{ invitations(filter: { statuses: [DRAFT] }) { nodes { id } } }",
+                json!({}),
+            )
+            .await;
+        let draft = drafts.data()["invitations"]["nodes"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let unknown_event = embhub::graphql::global_id("Event", uuid::Uuid::new_v4());
+        let unknown_org = embhub::graphql::global_id("Organization", uuid::Uuid::new_v4());
+        let partner = app
+            .token_for(demo_org(&app, "UKEC").await, &[Role::Partner])
+            .await;
+
+        let query = "query($draft: ID!, $event: ID!, $org: ID!) {
+            hidden: node(id: $draft) { id } missing: node(id: $event) { id }
+            event(id: $event) { id } organization(id: $org) { id } viewer { roles } }";
+        let response = app
+            .gql(
+                Some(&partner),
+                query,
+                json!({ "draft": draft, "event": unknown_event, "org": unknown_org }),
+            )
+            .await;
+        assert_eq!(response.status, 200);
+        let body = &response.body;
+        let data = &body["data"];
+        for field in ["hidden", "missing", "event", "organization"] {
+            assert_eq!(data[field], Value::Null, "{field} is null");
+        }
+        assert_eq!(
+            data["viewer"]["roles"],
+            json!(["PARTNER"]),
+            "the rest of data stays"
+        );
+        let errors = body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 4);
+        for error in errors {
+            assert_eq!(error["extensions"]["code"], "NOT_FOUND", "{error}");
+        }
+        // The host itself sees its draft.
+        let own = app
+            .gql(
+                Some(&coordinator),
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": draft }),
+            )
+            .await;
+        assert_eq!(own.data()["node"]["id"], draft.as_str());
+    })
+    .await;
+}
