@@ -47,7 +47,7 @@ EMBHUB_DASHBOARD = """query Dashboard($org: ID!) {
         host { id name }
         sessions { id title startsAt endsAt }
       }
-      delegation { id status notes participants { id fullName role } }
+      delegation { id status notes participants { nodes { id fullName role } } }
     }
   }
 }"""
@@ -249,7 +249,7 @@ def instant(value):
 
 
 def nodes(value):
-    """A list, whether plain (embhub, raw) or a connection (PostGraphile)."""
+    """A list, whether plain (raw) or a connection (embhub, PostGraphile)."""
     if value is None:
         return []
     return value["nodes"] if isinstance(value, dict) else value

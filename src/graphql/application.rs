@@ -1,13 +1,13 @@
 //! GraphQL surface of applications.
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::connection::{
     DateTimeInput, ParticipationOrder, connection_type, page_request, participation_filter,
     participation_sort,
 };
-use super::context::{load_one, service};
+use super::context::{load_one, load_required, service};
 use super::event::Event;
 use super::ids::{self, NodeType};
 use super::invitation::Invitation;
@@ -35,18 +35,20 @@ impl Application {
         ids::encode(NodeType::Application, self.0.id)
     }
     /// The event applied to.
-    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
-        Ok(load_one::<EventLoader, _>(ctx, self.0.event_id)
-            .await?
-            .map(Event))
+    async fn event(&self, ctx: &Context<'_>) -> Result<Event> {
+        load_required::<EventLoader, _>(ctx, self.0.event_id, "event of an application")
+            .await
+            .map(Event)
     }
     /// The applying organization.
-    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
-        Ok(
-            load_one::<OrganizationLoader, _>(ctx, self.0.organization_id)
-                .await?
-                .map(Organization),
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        load_required::<OrganizationLoader, _>(
+            ctx,
+            self.0.organization_id,
+            "organization of an application",
         )
+        .await
+        .map(Organization)
     }
     /// Where the application stands.
     async fn status(&self) -> ApplicationStatus {
@@ -73,8 +75,8 @@ impl Application {
         self.0.decision_note.as_deref()
     }
     /// When the host decided.
-    async fn decided_at(&self) -> Option<DateTime<Utc>> {
-        self.0.decided_at
+    async fn decided_at(&self) -> Option<IsoDateTime> {
+        self.0.decided_at.map(IsoDateTime)
     }
     /// The accepted invitation created when the application was accepted.
     async fn invitation(&self, ctx: &Context<'_>) -> Result<Option<Invitation>> {
@@ -90,12 +92,12 @@ impl Application {
         self.0.version
     }
     /// When the application was submitted.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
@@ -106,7 +108,8 @@ connection_type!(
     Filter,
     applications::count,
     "A page of applications.",
-    "An application in a page, with its cursor."
+    "An application in a page, with its cursor.",
+    nested = super::nested::ApplicationCounts
 );
 
 /// Narrows an application list; all given conditions must hold.
@@ -189,7 +192,7 @@ application_payload!(
 );
 application_payload!(DecideApplicationPayload, "Result of `decideApplication`.");
 
-fn filter(input: ApplicationFilter) -> Result<Filter, AppError> {
+pub(super) fn filter(input: ApplicationFilter) -> Result<Filter, AppError> {
     participation_filter(
         input.event_id,
         input.organization_id,

@@ -1,7 +1,7 @@
 //! GraphQL surface of the audit log.
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, Json, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::context::{load_one, service};
 use super::ids::{self, NodeType};
@@ -80,8 +80,8 @@ impl AuditEntry {
         self.0.request_id.as_deref()
     }
     /// When.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
 }
 

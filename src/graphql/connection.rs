@@ -51,14 +51,21 @@ pub fn edges_and_info<M, N>(
 
 /// Declares `$connection` and `$edge` for nodes of type `$node`; `$count` is the
 /// service function counting matches of the filter type `$filter`.
+///
+/// With `nested = L`, the connection can also be a parent's list (an event's
+/// invitations): [`Self::nested`] remembers the parent, and `totalCount` then
+/// counts through the loader `L`, one grouped query for all the parents of a page.
 macro_rules! connection_type {
-    ($connection:ident, $edge:ident, $node:ty, $filter:ty, $count:path, $doc:literal, $edge_doc:literal) => {
+    ($connection:ident, $edge:ident, $node:ty, $filter:ty, $count:path, $doc:literal, $edge_doc:literal $(, nested = $nested:ty)?) => {
         #[doc = $doc]
         pub struct $connection {
             edges: Vec<$edge>,
             page_info: async_graphql::connection::PageInfo,
             filter: $filter,
             known_total: Option<u64>,
+            /// The parent whose list this is, for a nested list.
+            #[allow(dead_code)]
+            parent: Option<uuid::Uuid>,
         }
 
         impl $connection {
@@ -76,8 +83,24 @@ macro_rules! connection_type {
                     page_info,
                     filter,
                     known_total,
+                    parent: None,
                 }
             }
+
+            $(
+            /// The list of `parent` (counted through the nested loader).
+            pub fn nested(
+                page: $crate::service::pagination::Page<impl Into<$node>>,
+                filter: $filter,
+                parent: uuid::Uuid,
+            ) -> Self {
+                let _: Option<$nested> = None;
+                Self {
+                    parent: Some(parent),
+                    ..Self::new(page, filter)
+                }
+            }
+            )?
         }
 
         #[doc = $doc]
@@ -103,6 +126,12 @@ macro_rules! connection_type {
                 if let Some(total) = self.known_total {
                     return Ok(total);
                 }
+                $(
+                if let Some(parent) = self.parent {
+                    return $crate::graphql::nested::count::<$nested, _>(ctx, parent, &self.filter)
+                        .await;
+                }
+                )?
                 Ok($count($crate::graphql::context::service(ctx)?, &self.filter).await?)
             }
         }
@@ -195,20 +224,24 @@ impl InputType for DateTimeInput {
     type RawValueType = Self;
 
     fn type_name() -> Cow<'static, str> {
-        <DateTime<Utc> as InputType>::type_name()
+        <super::scalars::IsoDateTime as InputType>::type_name()
     }
 
     fn create_type_info(registry: &mut Registry) -> String {
-        <DateTime<Utc> as InputType>::create_type_info(registry)
+        <super::scalars::IsoDateTime as InputType>::create_type_info(registry)
     }
 
     fn parse(value: Option<Value>) -> InputValueResult<Self> {
-        Ok(Self(<DateTime<Utc> as InputType>::parse(value).ok()))
+        Ok(Self(
+            <super::scalars::IsoDateTime as InputType>::parse(value)
+                .ok()
+                .map(|at| at.0),
+        ))
     }
 
     fn to_value(&self) -> Value {
         self.0.map_or(Value::Null, |at| {
-            <DateTime<Utc> as InputType>::to_value(&at)
+            <super::scalars::IsoDateTime as InputType>::to_value(&super::scalars::IsoDateTime(at))
         })
     }
 
@@ -217,11 +250,12 @@ impl InputType for DateTimeInput {
     }
 }
 
-/// Maps an optional GraphQL input that may be `null` to a service patch.
-pub fn patch<T>(value: async_graphql::MaybeUndefined<T>) -> crate::service::Patch<T> {
+/// Maps an optional GraphQL input that may be `null` to a service patch
+/// (converting scalars such as [`super::scalars::IsoDate`] to their service type).
+pub fn patch<T, U: From<T>>(value: async_graphql::MaybeUndefined<T>) -> crate::service::Patch<U> {
     match value {
         async_graphql::MaybeUndefined::Undefined => None,
         async_graphql::MaybeUndefined::Null => Some(None),
-        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(v.into())),
     }
 }

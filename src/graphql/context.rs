@@ -56,3 +56,21 @@ where
         .map(wrap)
         .collect())
 }
+
+/// Loads a record the data model guarantees (a foreign key that is never null,
+/// whose target the caller may see whenever it may see the referring record),
+/// for a non-null field. Its absence is a broken invariant, reported as an
+/// internal error naming `what`, never a silent null.
+pub async fn load_required<L, V>(
+    ctx: &Context<'_>,
+    key: uuid::Uuid,
+    what: &'static str,
+) -> async_graphql::Result<V>
+where
+    L: Loader<uuid::Uuid, Value = V, Error = async_graphql::Error> + Send + Sync + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    load_one::<L, V>(ctx, key).await?.ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!("{what} {key} is missing or invisible")).into()
+    })
+}

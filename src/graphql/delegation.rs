@@ -1,13 +1,13 @@
 //! GraphQL surface of delegations and their members.
 
+use super::scalars::{IsoDate, IsoDateTime};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
 
 use super::connection::{
     DateTimeInput, ParticipationOrder, connection_type, page_request, participation_filter,
     participation_sort, patch,
 };
-use super::context::{load_children, load_one, service};
+use super::context::{load_children, load_one, load_required, service};
 use super::event::Event;
 use super::ids::{self, NodeType};
 use super::invitation::Invitation;
@@ -22,6 +22,7 @@ use crate::domain::{DelegationStatus, ParticipantRole};
 use crate::entity::{delegation, participant};
 use crate::error::AppError;
 use crate::service::delegations::{self, DelegationChanges, DelegationFilter as Filter};
+use crate::service::members::{self, MemberFilter};
 use crate::service::participants::{self, ParticipantChanges, ParticipantFields};
 
 /// The people an organization sends to an event.
@@ -41,24 +42,30 @@ impl Delegation {
         ids::encode(NodeType::Delegation, self.0.id)
     }
     /// The event.
-    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
-        Ok(load_one::<EventLoader, _>(ctx, self.0.event_id)
-            .await?
-            .map(Event))
+    async fn event(&self, ctx: &Context<'_>) -> Result<Event> {
+        load_required::<EventLoader, _>(ctx, self.0.event_id, "event of a delegation")
+            .await
+            .map(Event)
     }
     /// The sending organization.
-    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
-        Ok(
-            load_one::<OrganizationLoader, _>(ctx, self.0.organization_id)
-                .await?
-                .map(Organization),
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        load_required::<OrganizationLoader, _>(
+            ctx,
+            self.0.organization_id,
+            "organization of a delegation",
         )
+        .await
+        .map(Organization)
     }
     /// The accepted invitation the delegation comes under (its seats are the limit).
-    async fn invitation(&self, ctx: &Context<'_>) -> Result<Option<Invitation>> {
-        Ok(load_one::<InvitationLoader, _>(ctx, self.0.invitation_id)
-            .await?
-            .map(Invitation))
+    async fn invitation(&self, ctx: &Context<'_>) -> Result<Invitation> {
+        load_required::<InvitationLoader, _>(
+            ctx,
+            self.0.invitation_id,
+            "invitation of a delegation",
+        )
+        .await
+        .map(Invitation)
     }
     /// Where the delegation stands.
     async fn status(&self) -> DelegationStatus {
@@ -74,20 +81,34 @@ impl Delegation {
             .map(Participant))
     }
     /// When the delegation arrives.
-    async fn arrival_at(&self) -> Option<DateTime<Utc>> {
-        self.0.arrival_at
+    async fn arrival_at(&self) -> Option<IsoDateTime> {
+        self.0.arrival_at.map(IsoDateTime)
     }
     /// When the delegation leaves.
-    async fn departure_at(&self) -> Option<DateTime<Utc>> {
-        self.0.departure_at
+    async fn departure_at(&self) -> Option<IsoDateTime> {
+        self.0.departure_at.map(IsoDateTime)
     }
     /// Notes for the host.
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
-    /// The members, in the order they were registered.
-    async fn participants(&self, ctx: &Context<'_>) -> Result<Vec<Participant>> {
-        load_children::<ParticipantsOfDelegation, _, _>(ctx, self.0.id, Participant).await
+    /// The members, in the order they were registered, a page at a time (the
+    /// root lists' cursor rules). A page of delegations reads all their members
+    /// in one query.
+    async fn participants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the members must meet.")] filter: Option<ParticipantFilter>,
+    ) -> Result<ParticipantConnection> {
+        let members =
+            load_children::<ParticipantsOfDelegation, _, _>(ctx, self.0.id, |m| m).await?;
+        let filter = filter.map(Into::into).unwrap_or_default();
+        let page = members::page(members, &filter, &page_request(first, after, last, before))?;
+        Ok(ParticipantConnection::new(page))
     }
     /// The presentations the delegation proposed.
     async fn presentations(&self, ctx: &Context<'_>) -> Result<Vec<Presentation>> {
@@ -98,19 +119,92 @@ impl Delegation {
         self.0.version
     }
     /// When the delegation was formed.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
 /// A member of a delegation. Nationality, date of birth and passport number are
 /// shown only to the delegation's own organization and the host's coordinators;
 /// for anyone else they are null.
+#[derive(Clone)]
 pub struct Participant(pub participant::Model);
+
+/// Narrows a delegation's members; all given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct ParticipantFilter {
+    /// Only these roles.
+    roles: Option<Vec<ParticipantRole>>,
+    /// Only members whose seat the host funds (true) or does not (false).
+    funded: Option<bool>,
+    /// Only members who need (true) or do not need (false) visa support.
+    needs_visa_support: Option<bool>,
+}
+
+impl From<ParticipantFilter> for MemberFilter {
+    fn from(input: ParticipantFilter) -> Self {
+        MemberFilter {
+            roles: input.roles,
+            funded: input.funded,
+            needs_visa_support: input.needs_visa_support,
+        }
+    }
+}
+
+/// A page of a delegation's members.
+pub struct ParticipantConnection {
+    edges: Vec<ParticipantEdge>,
+    page_info: async_graphql::connection::PageInfo,
+    total: u64,
+}
+
+impl ParticipantConnection {
+    fn new(page: crate::service::pagination::Page<participant::Model>) -> Self {
+        let (edges, page_info, total) = super::connection::edges_and_info(page, Participant);
+        Self {
+            edges: edges
+                .into_iter()
+                .map(|(cursor, node)| ParticipantEdge { cursor, node })
+                .collect(),
+            page_info,
+            total: total.unwrap_or_default(),
+        }
+    }
+}
+
+/// A page of a delegation's members.
+#[Object]
+impl ParticipantConnection {
+    /// The members of this page, each with its cursor.
+    async fn edges(&self) -> &[ParticipantEdge] {
+        &self.edges
+    }
+    /// The members of this page.
+    async fn nodes(&self) -> Vec<&Participant> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+    /// Where this page is in the whole list.
+    async fn page_info(&self) -> &async_graphql::connection::PageInfo {
+        &self.page_info
+    }
+    /// How many members match the filter, across all pages.
+    async fn total_count(&self) -> u64 {
+        self.total
+    }
+}
+
+/// A member in a page, with its cursor.
+#[derive(SimpleObject)]
+pub struct ParticipantEdge {
+    /// Opaque position of this member, for `after` and `before`.
+    cursor: String,
+    /// The member.
+    node: Participant,
+}
 
 /// A member of a delegation. Nationality, date of birth and passport number are
 /// shown only to the delegation's own organization and the host's coordinators;
@@ -122,10 +216,14 @@ impl Participant {
         ids::encode(NodeType::Participant, self.0.id)
     }
     /// The delegation.
-    async fn delegation(&self, ctx: &Context<'_>) -> Result<Option<Delegation>> {
-        Ok(load_one::<DelegationLoader, _>(ctx, self.0.delegation_id)
-            .await?
-            .map(Delegation))
+    async fn delegation(&self, ctx: &Context<'_>) -> Result<Delegation> {
+        load_required::<DelegationLoader, _>(
+            ctx,
+            self.0.delegation_id,
+            "delegation of a participant",
+        )
+        .await
+        .map(Delegation)
     }
     /// Full name in Latin script, as in the passport.
     async fn full_name(&self) -> &str {
@@ -168,8 +266,8 @@ impl Participant {
         self.0.nationality.as_deref()
     }
     /// Date of birth; sensitive.
-    async fn date_of_birth(&self) -> Option<NaiveDate> {
-        self.0.date_of_birth
+    async fn date_of_birth(&self) -> Option<IsoDate> {
+        self.0.date_of_birth.map(IsoDate)
     }
     /// Passport number; sensitive.
     async fn passport_number(&self) -> Option<&str> {
@@ -180,12 +278,12 @@ impl Participant {
         self.0.version
     }
     /// When the participant was registered.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When the record last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
@@ -196,7 +294,8 @@ connection_type!(
     Filter,
     delegations::count,
     "A page of delegations.",
-    "A delegation in a page, with its cursor."
+    "A delegation in a page, with its cursor.",
+    nested = super::nested::DelegationCounts
 );
 
 /// Narrows a delegation list; all given conditions must hold.
@@ -227,9 +326,9 @@ pub struct UpdateDelegationInput {
     /// previous head becomes a MEMBER; `null` leaves the delegation without a head.
     head_participant_id: MaybeUndefined<ID>,
     /// Arrival.
-    arrival_at: MaybeUndefined<DateTime<Utc>>,
+    arrival_at: MaybeUndefined<IsoDateTime>,
     /// Departure (not before the arrival).
-    departure_at: MaybeUndefined<DateTime<Utc>>,
+    departure_at: MaybeUndefined<IsoDateTime>,
     /// Notes for the host.
     notes: MaybeUndefined<String>,
 }
@@ -273,7 +372,7 @@ pub struct AddParticipantInput {
     /// Nationality (ISO 3166-1 alpha-2); sensitive.
     nationality: Option<String>,
     /// Date of birth; sensitive.
-    date_of_birth: Option<NaiveDate>,
+    date_of_birth: Option<IsoDate>,
     /// Passport number; sensitive.
     passport_number: Option<String>,
 }
@@ -304,10 +403,10 @@ pub struct UpdateParticipantInput {
     funded: Option<bool>,
     /// Whether a visa support letter is needed.
     needs_visa_support: Option<bool>,
-    /// New nationality.
+    /// New nationality: ISO 3166-1 alpha-2 code, two letters such as `UZ`; sensitive.
     nationality: MaybeUndefined<String>,
     /// New date of birth.
-    date_of_birth: MaybeUndefined<NaiveDate>,
+    date_of_birth: MaybeUndefined<IsoDate>,
     /// New passport number.
     passport_number: MaybeUndefined<String>,
 }
@@ -356,7 +455,7 @@ pub struct RemoveParticipantPayload {
     removed_participant_id: ID,
 }
 
-fn filter(input: DelegationFilter) -> Result<Filter, AppError> {
+pub(super) fn filter(input: DelegationFilter) -> Result<Filter, AppError> {
     participation_filter(
         input.event_id,
         input.organization_id,
@@ -481,7 +580,7 @@ impl DelegationMutation {
                 funded: input.funded,
                 needs_visa_support: input.needs_visa_support,
                 nationality: input.nationality,
-                date_of_birth: input.date_of_birth,
+                date_of_birth: input.date_of_birth.map(Into::into),
                 passport_number: input.passport_number,
             },
         )

@@ -1,22 +1,27 @@
 //! GraphQL surface of events: reading, planning and publishing them.
 
+use super::scalars::{IsoDate, IsoDateTime};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
 
-use super::application::Application;
-use super::connection::{DateTimeInput, connection_type, page_request, patch};
-use super::context::{load_children, loader, service};
-use super::delegation::Delegation;
-use super::ids::{self, NodeType};
-use super::invitation::Invitation;
-use super::loaders::{
-    ApplicationsOfEvent, CoHostLoader, DateChangeLoader, DelegationsOfEvent, EventLoader,
-    InvitationsOfEvent, OrganizationLoader, SessionsOfEvent,
+use super::application::{self, ApplicationConnection};
+use super::connection::{
+    DateTimeInput, ParticipationOrder, connection_type, page_request, participation_sort, patch,
 };
+use super::context::{load_children, loader, service};
+use super::delegation::{self, DelegationConnection};
+use super::ids::{self, NodeType};
+use super::invitation::{self, InvitationConnection};
+use super::loaders::{
+    CoHostLoader, DateChangeLoader, EventLoader, OrganizationLoader, SessionsOfEvent, SummaryLoader,
+};
+use super::nested::{self, ApplicationPages, DelegationPages, InvitationPages, ListArgs};
 use super::organization::Organization;
 use super::prefetch::{self, Selection};
 use super::session::Session;
-use crate::domain::{DateStatus, EventKind, EventStatus, ParticipationMode};
+use crate::domain::{
+    ApplicationStatus, DateStatus, DelegationStatus, EventKind, EventStatus, InvitationStatus,
+    ParticipationMode,
+};
 use crate::entity::{event, event_date_change};
 use crate::error::AppError;
 use crate::service::events::{
@@ -69,8 +74,8 @@ impl Event {
         self.0.election_name.as_deref()
     }
     /// The date of that election.
-    async fn election_date(&self) -> Option<NaiveDate> {
-        self.0.election_date
+    async fn election_date(&self) -> Option<IsoDate> {
+        self.0.election_date.map(IsoDate)
     }
     /// Venue name.
     async fn venue(&self) -> Option<&str> {
@@ -89,12 +94,12 @@ impl Event {
         &self.0.time_zone
     }
     /// First day.
-    async fn start_date(&self) -> NaiveDate {
-        self.0.start_date
+    async fn start_date(&self) -> IsoDate {
+        IsoDate(self.0.start_date)
     }
     /// Last day.
-    async fn end_date(&self) -> NaiveDate {
-        self.0.end_date
+    async fn end_date(&self) -> IsoDate {
+        IsoDate(self.0.end_date)
     }
     /// How certain the dates are.
     async fn date_status(&self) -> DateStatus {
@@ -109,8 +114,8 @@ impl Event {
         self.0.participation_mode
     }
     /// Last moment to apply, for events open to applications.
-    async fn application_deadline(&self) -> Option<DateTime<Utc>> {
-        self.0.application_deadline
+    async fn application_deadline(&self) -> Option<IsoDateTime> {
+        self.0.application_deadline.map(IsoDateTime)
     }
     /// Most delegations the host can receive.
     async fn max_delegations(&self) -> Option<i32> {
@@ -146,33 +151,195 @@ impl Event {
         load_children::<SessionsOfEvent, _, _>(ctx, self.0.id, Session).await
     }
     /// Invitations to this event the caller may see (all of them for the host and
-    /// co-hosts; a partner sees its own).
-    async fn invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
-        load_children::<InvitationsOfEvent, _, _>(ctx, self.0.id, Invitation).await
+    /// co-hosts; a partner sees its own), a page at a time, with the same filter,
+    /// ordering and cursors as the root `invitations` list (oldest first by
+    /// default). A page of events costs one query for all their pages.
+    #[allow(clippy::too_many_arguments)]
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the invitations must meet.")] filter: Option<
+            invitation::InvitationFilter,
+        >,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
+    ) -> Result<InvitationConnection> {
+        let filter = invitation::filter(filter.unwrap_or_default())?;
+        let args = ListArgs {
+            filter: filter.clone(),
+            sort: participation_sort(order_by),
+            page: page_request(first, after, last, before),
+        };
+        let page = nested::page::<InvitationPages, _, _>(ctx, self.0.id, args).await?;
+        Ok(InvitationConnection::nested(page, filter, self.0.id))
     }
-    /// Applications to this event the caller may see.
-    async fn applications(&self, ctx: &Context<'_>) -> Result<Vec<Application>> {
-        load_children::<ApplicationsOfEvent, _, _>(ctx, self.0.id, Application).await
+    /// Applications to this event the caller may see, a page at a time, with the
+    /// same filter, ordering and cursors as the root `applications` list.
+    #[allow(clippy::too_many_arguments)]
+    async fn applications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the applications must meet.")] filter: Option<
+            application::ApplicationFilter,
+        >,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
+    ) -> Result<ApplicationConnection> {
+        let filter = application::filter(filter.unwrap_or_default())?;
+        let args = ListArgs {
+            filter: filter.clone(),
+            sort: participation_sort(order_by),
+            page: page_request(first, after, last, before),
+        };
+        let page = nested::page::<ApplicationPages, _, _>(ctx, self.0.id, args).await?;
+        Ok(ApplicationConnection::nested(page, filter, self.0.id))
     }
-    /// Delegations at this event the caller may see.
-    async fn delegations(&self, ctx: &Context<'_>) -> Result<Vec<Delegation>> {
-        load_children::<DelegationsOfEvent, _, _>(ctx, self.0.id, Delegation).await
+    /// Delegations at this event the caller may see, a page at a time, with the
+    /// same filter, ordering and cursors as the root `delegations` list.
+    #[allow(clippy::too_many_arguments)]
+    async fn delegations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the delegations must meet.")] filter: Option<
+            delegation::DelegationFilter,
+        >,
+        #[graphql(desc = "Sort order (default: by creation, oldest first).")] order_by: Option<
+            ParticipationOrder,
+        >,
+    ) -> Result<DelegationConnection> {
+        let filter = delegation::filter(filter.unwrap_or_default())?;
+        let args = ListArgs {
+            filter: filter.clone(),
+            sort: participation_sort(order_by),
+            page: page_request(first, after, last, before),
+        };
+        let page = nested::page::<DelegationPages, _, _>(ctx, self.0.id, args).await?;
+        Ok(DelegationConnection::nested(page, filter, self.0.id))
+    }
+    /// The event's participation in numbers, as far as the caller may see it
+    /// (a partner's summary counts its own participation), counted by the
+    /// database without listing rows.
+    async fn participation_summary(&self, ctx: &Context<'_>) -> Result<ParticipationSummary> {
+        Ok(ParticipationSummary(
+            loader::<SummaryLoader>(ctx)?
+                .load_one(self.0.id)
+                .await?
+                .unwrap_or_default(),
+        ))
     }
     /// When the event was published to partners.
-    async fn published_at(&self) -> Option<DateTime<Utc>> {
-        self.0.published_at
+    async fn published_at(&self) -> Option<IsoDateTime> {
+        self.0.published_at.map(IsoDateTime)
     }
     /// Increases with every change; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
     }
     /// When the event was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When the event last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
+    }
+}
+
+/// An event's participation in numbers.
+pub struct ParticipationSummary(crate::service::summary::Summary);
+
+/// How many invitations have one status.
+#[derive(SimpleObject)]
+pub struct InvitationStatusCount {
+    /// The status, as clients see it (EXPIRED included before the sweep).
+    status: InvitationStatus,
+    /// How many.
+    count: u64,
+}
+
+/// How many applications have one status.
+#[derive(SimpleObject)]
+pub struct ApplicationStatusCount {
+    /// The status.
+    status: ApplicationStatus,
+    /// How many.
+    count: u64,
+}
+
+/// How many delegations have one status.
+#[derive(SimpleObject)]
+pub struct DelegationStatusCount {
+    /// The status.
+    status: DelegationStatus,
+    /// How many.
+    count: u64,
+}
+
+/// An event's participation in numbers.
+#[Object]
+impl ParticipationSummary {
+    /// Invitations by status, every status listed (zeros included).
+    async fn invitations(&self) -> Vec<InvitationStatusCount> {
+        self.0
+            .invitations
+            .iter()
+            .map(|&(status, count)| InvitationStatusCount { status, count })
+            .collect()
+    }
+    /// Applications by status, every status listed.
+    async fn applications(&self) -> Vec<ApplicationStatusCount> {
+        self.0
+            .applications
+            .iter()
+            .map(|&(status, count)| ApplicationStatusCount { status, count })
+            .collect()
+    }
+    /// Delegations by status, every status listed.
+    async fn delegations(&self) -> Vec<DelegationStatusCount> {
+        self.0
+            .delegations
+            .iter()
+            .map(|&(status, count)| DelegationStatusCount { status, count })
+            .collect()
+    }
+    /// Seats offered by invitations that were sent and stand (not drafts, not
+    /// withdrawn).
+    async fn seats_offered(&self) -> u64 {
+        self.0.seats_offered
+    }
+    /// Seats the accepted invitations took.
+    async fn seats_accepted(&self) -> u64 {
+        self.0.seats_accepted
+    }
+    /// Members registered in delegations that are not cancelled.
+    async fn seats_filled(&self) -> u64 {
+        self.0.seats_filled
+    }
+    /// Funded seats offered, on the same invitations as `seatsOffered`.
+    async fn funded_seats_offered(&self) -> u64 {
+        self.0.funded_seats_offered
+    }
+    /// Members on funded seats, in delegations that are not cancelled.
+    async fn funded_seats_filled(&self) -> u64 {
+        self.0.funded_seats_filled
+    }
+    /// Members needing visa support, in delegations that are not cancelled.
+    async fn participants_needing_visa_support(&self) -> u64 {
+        self.0.needing_visa_support
     }
 }
 
@@ -187,24 +354,24 @@ impl EventDateChange {
         ids::encode(NodeType::EventDateChange, self.0.id)
     }
     /// First day before the change.
-    async fn previous_start_date(&self) -> NaiveDate {
-        self.0.previous_start_date
+    async fn previous_start_date(&self) -> IsoDate {
+        IsoDate(self.0.previous_start_date)
     }
     /// Last day before the change.
-    async fn previous_end_date(&self) -> NaiveDate {
-        self.0.previous_end_date
+    async fn previous_end_date(&self) -> IsoDate {
+        IsoDate(self.0.previous_end_date)
     }
     /// Date status before the change.
     async fn previous_date_status(&self) -> DateStatus {
         self.0.previous_date_status
     }
     /// First day after the change.
-    async fn new_start_date(&self) -> NaiveDate {
-        self.0.new_start_date
+    async fn new_start_date(&self) -> IsoDate {
+        IsoDate(self.0.new_start_date)
     }
     /// Last day after the change.
-    async fn new_end_date(&self) -> NaiveDate {
-        self.0.new_end_date
+    async fn new_end_date(&self) -> IsoDate {
+        IsoDate(self.0.new_end_date)
     }
     /// Date status after the change.
     async fn new_date_status(&self) -> DateStatus {
@@ -215,8 +382,8 @@ impl EventDateChange {
         &self.0.reason
     }
     /// When the change was made.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
 }
 
@@ -234,9 +401,9 @@ pub struct EventFilter {
     /// Only events in this country (ISO 3166-1 alpha-2).
     country_code: Option<String>,
     /// Only events starting on or after this day.
-    starts_on_or_after: Option<NaiveDate>,
+    starts_on_or_after: Option<IsoDate>,
     /// Only events starting on or before this day.
-    starts_on_or_before: Option<NaiveDate>,
+    starts_on_or_before: Option<IsoDate>,
     /// Text found in the title, ignoring case.
     search: Option<String>,
     /// Only events changed after this instant (strictly after), their agenda and
@@ -259,8 +426,8 @@ impl EventFilter {
             host_organization_id: org(self.host_id, "filter.hostId")?,
             co_host_organization_id: org(self.co_host_id, "filter.coHostId")?,
             country_code: self.country_code,
-            starts_on_or_after: self.starts_on_or_after,
-            starts_on_or_before: self.starts_on_or_before,
+            starts_on_or_after: self.starts_on_or_after.map(Into::into),
+            starts_on_or_before: self.starts_on_or_before.map(Into::into),
             search: self.search,
             updated_since: DateTimeInput::parse_optional(
                 self.updated_since,
@@ -310,7 +477,7 @@ pub struct CreateEventInput {
     /// The election it is organized around.
     election_name: Option<String>,
     /// The date of that election.
-    election_date: Option<NaiveDate>,
+    election_date: Option<IsoDate>,
     /// Venue name.
     venue: Option<String>,
     /// City.
@@ -320,9 +487,9 @@ pub struct CreateEventInput {
     /// IANA time zone of the venue, such as `Asia/Seoul`.
     time_zone: String,
     /// First day.
-    start_date: NaiveDate,
+    start_date: IsoDate,
     /// Last day (not before the first).
-    end_date: NaiveDate,
+    end_date: IsoDate,
     /// How certain the dates are (default TENTATIVE).
     #[graphql(default_with = "DateStatus::Tentative")]
     date_status: DateStatus,
@@ -330,7 +497,7 @@ pub struct CreateEventInput {
     #[graphql(default_with = "ParticipationMode::InvitationOnly")]
     participation_mode: ParticipationMode,
     /// Last moment to apply; required when open to applications.
-    application_deadline: Option<DateTime<Utc>>,
+    application_deadline: Option<IsoDateTime>,
     /// Most delegations.
     max_delegations: Option<i32>,
     /// Most participants.
@@ -356,25 +523,25 @@ pub struct UpdateEventInput {
     /// New election name.
     election_name: MaybeUndefined<String>,
     /// New election date.
-    election_date: MaybeUndefined<NaiveDate>,
+    election_date: MaybeUndefined<IsoDate>,
     /// New venue.
     venue: MaybeUndefined<String>,
     /// New city.
     city: MaybeUndefined<String>,
-    /// New country code.
+    /// New country: ISO 3166-1 alpha-2 code, two letters such as `KR`.
     country_code: MaybeUndefined<String>,
     /// New IANA time zone.
     time_zone: Option<String>,
     /// New first day (DRAFT only).
-    start_date: Option<NaiveDate>,
+    start_date: Option<IsoDate>,
     /// New last day (DRAFT only).
-    end_date: Option<NaiveDate>,
+    end_date: Option<IsoDate>,
     /// New date status (DRAFT only).
     date_status: Option<DateStatus>,
     /// New participation mode.
     participation_mode: Option<ParticipationMode>,
     /// New application deadline.
-    application_deadline: MaybeUndefined<DateTime<Utc>>,
+    application_deadline: MaybeUndefined<IsoDateTime>,
     /// New delegation capacity.
     max_delegations: MaybeUndefined<i32>,
     /// New participant capacity.
@@ -400,9 +567,9 @@ pub struct RescheduleEventInput {
     /// The version you read.
     expected_version: Option<i32>,
     /// New first day.
-    start_date: NaiveDate,
+    start_date: IsoDate,
     /// New last day.
-    end_date: NaiveDate,
+    end_date: IsoDate,
     /// How certain the new dates are.
     date_status: DateStatus,
     /// Why the dates move; shown to everyone invited.
@@ -506,14 +673,15 @@ impl EventQuery {
         Ok(EventConnection::new(page, filter))
     }
 
-    /// One event by id.
+    /// One event by id; null, with a NOT_FOUND error, when there is none the
+    /// caller may see.
     async fn event(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Global id of the event.")] id: ID,
-    ) -> Result<Event> {
+    ) -> Result<Option<Event>> {
         let id = ids::decode(&id, NodeType::Event, "id")?;
-        Ok(Event(prefetch::event(ctx, id).await?))
+        Ok(Some(Event(prefetch::event(ctx, id).await?)))
     }
 }
 
@@ -538,16 +706,16 @@ impl EventMutation {
             title: input.title,
             description: input.description,
             election_name: input.election_name,
-            election_date: input.election_date,
+            election_date: input.election_date.map(Into::into),
             venue: input.venue,
             city: input.city,
             country_code: input.country_code,
             time_zone: input.time_zone,
-            start_date: input.start_date,
-            end_date: input.end_date,
+            start_date: input.start_date.into(),
+            end_date: input.end_date.into(),
             date_status: input.date_status,
             participation_mode: input.participation_mode,
-            application_deadline: input.application_deadline,
+            application_deadline: input.application_deadline.map(Into::into),
             max_delegations: input.max_delegations,
             max_participants: input.max_participants,
             held_alongside_event_id: optional_event_id(input.held_alongside_id, "heldAlongsideId")?,
@@ -585,8 +753,8 @@ impl EventMutation {
             city: patch(input.city),
             country_code: patch(input.country_code),
             time_zone: input.time_zone,
-            start_date: input.start_date,
-            end_date: input.end_date,
+            start_date: input.start_date.map(Into::into),
+            end_date: input.end_date.map(Into::into),
             date_status: input.date_status,
             participation_mode: input.participation_mode,
             application_deadline: patch(input.application_deadline),
@@ -625,8 +793,8 @@ impl EventMutation {
             id,
             Reschedule {
                 expected_version: input.expected_version,
-                start_date: input.start_date,
-                end_date: input.end_date,
+                start_date: input.start_date.into(),
+                end_date: input.end_date.into(),
                 date_status: input.date_status,
                 reason: input.reason,
             },

@@ -1,13 +1,13 @@
 //! GraphQL surface of invitations.
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::connection::{
     DateTimeInput, ParticipationOrder, connection_type, page_request, participation_filter,
     participation_sort,
 };
-use super::context::{load_children, load_one, service};
+use super::context::{load_children, load_required, service};
 use super::delegation::Delegation;
 use super::event::Event;
 use super::ids::{self, NodeType};
@@ -36,18 +36,20 @@ impl Invitation {
         ids::encode(NodeType::Invitation, self.0.id)
     }
     /// The event.
-    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
-        Ok(load_one::<EventLoader, _>(ctx, self.0.event_id)
-            .await?
-            .map(Event))
+    async fn event(&self, ctx: &Context<'_>) -> Result<Event> {
+        load_required::<EventLoader, _>(ctx, self.0.event_id, "event of an invitation")
+            .await
+            .map(Event)
     }
     /// The invited organization.
-    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
-        Ok(
-            load_one::<OrganizationLoader, _>(ctx, self.0.organization_id)
-                .await?
-                .map(Organization),
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        load_required::<OrganizationLoader, _>(
+            ctx,
+            self.0.organization_id,
+            "organization of an invitation",
         )
+        .await
+        .map(Organization)
     }
     /// Where the invitation stands; SENT past its respond-by, or once the event
     /// has ended, reads as EXPIRED.
@@ -77,20 +79,20 @@ impl Invitation {
         funding_items(&self.0.funding_covers)
     }
     /// Last moment to answer.
-    async fn respond_by(&self) -> Option<DateTime<Utc>> {
-        self.0.respond_by
+    async fn respond_by(&self) -> Option<IsoDateTime> {
+        self.0.respond_by.map(IsoDateTime)
     }
     /// The host's message.
     async fn message(&self) -> Option<&str> {
         self.0.message.as_deref()
     }
     /// When it was sent.
-    async fn sent_at(&self) -> Option<DateTime<Utc>> {
-        self.0.sent_at
+    async fn sent_at(&self) -> Option<IsoDateTime> {
+        self.0.sent_at.map(IsoDateTime)
     }
     /// When the invitee answered.
-    async fn responded_at(&self) -> Option<DateTime<Utc>> {
-        self.0.responded_at
+    async fn responded_at(&self) -> Option<IsoDateTime> {
+        self.0.responded_at.map(IsoDateTime)
     }
     /// The invitee's note with its answer (or the host's, on withdrawal).
     async fn response_note(&self) -> Option<&str> {
@@ -110,12 +112,12 @@ impl Invitation {
         self.0.version
     }
     /// When the invitation was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
@@ -126,7 +128,8 @@ connection_type!(
     Filter,
     invitations::count,
     "A page of invitations.",
-    "An invitation in a page, with its cursor."
+    "An invitation in a page, with its cursor.",
+    nested = super::nested::InvitationCounts
 );
 
 /// Narrows an invitation list; all given conditions must hold.
@@ -162,7 +165,7 @@ pub struct InviteOrganizationsInput {
     #[graphql(default)]
     funding_covers: Vec<FundingItem>,
     /// Last moment to answer.
-    respond_by: Option<DateTime<Utc>>,
+    respond_by: Option<IsoDateTime>,
     /// A message to the invitees.
     message: Option<String>,
     /// Send at once (the event must be published); otherwise the invitations stay drafts.
@@ -232,7 +235,7 @@ invitation_payload!(
     "Result of `respondToInvitation`."
 );
 
-fn filter(input: InvitationFilter) -> Result<Filter, AppError> {
+pub(super) fn filter(input: InvitationFilter) -> Result<Filter, AppError> {
     participation_filter(
         input.event_id,
         input.organization_id,
@@ -300,7 +303,7 @@ impl InvitationMutation {
             seats_offered: input.seats_offered,
             funded_seats: input.funded_seats,
             funding_covers: input.funding_covers,
-            respond_by: input.respond_by,
+            respond_by: input.respond_by.map(Into::into),
             message: input.message,
         };
         let invitations =

@@ -12,12 +12,12 @@ use async_graphql::{Error, Request};
 use uuid::Uuid;
 
 use crate::entity::{
-    application, delegation, event, event_date_change, invitation, organization, participant,
-    presentation, session,
+    delegation, event, event_date_change, invitation, organization, participant, presentation,
+    session,
 };
 use crate::service::{
-    ServiceContext, applications, delegations, events, invitations, organizations, participants,
-    presentations, sessions,
+    ServiceContext, delegations, events, invitations, organizations, participants, presentations,
+    sessions,
 };
 
 /// A loader of records by their id.
@@ -113,27 +113,6 @@ by_parent!(
     "The agenda of events."
 );
 by_parent!(
-    InvitationsOfEvent,
-    invitation::Model,
-    invitations::of_events,
-    event_id,
-    "The visible invitations of events."
-);
-by_parent!(
-    ApplicationsOfEvent,
-    application::Model,
-    applications::of_events,
-    event_id,
-    "The visible applications of events."
-);
-by_parent!(
-    DelegationsOfEvent,
-    delegation::Model,
-    delegations::of_events,
-    event_id,
-    "The visible delegations of events."
-);
-by_parent!(
     DelegationOfInvitation,
     delegation::Model,
     delegations::of_invitations,
@@ -178,6 +157,19 @@ impl Loader<Uuid> for CoHostLoader {
     }
 }
 
+/// The participation summaries of events, by event id (four grouped queries for
+/// a page of events).
+pub struct SummaryLoader(ServiceContext);
+
+impl Loader<Uuid> for SummaryLoader {
+    type Value = crate::service::summary::Summary;
+    type Error = Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        Ok(crate::service::summary::of_events(&self.0, keys).await?)
+    }
+}
+
 /// A loader with its per-request cache: the same record asked for twice in one
 /// request is read once, and prefetched records are fed into it.
 pub type Cached<L> = DataLoader<L, HashMapCache>;
@@ -218,7 +210,7 @@ fn attach_with(
         loader.enable_all_cache(cache);
         loader
     }
-    request
+    let request = request
         .data(batched(OrganizationLoader(cx.clone()), window, cache))
         .data(batched(EventLoader(cx.clone()), window, cache))
         .data(batched(SessionLoader(cx.clone()), window, cache))
@@ -227,9 +219,6 @@ fn attach_with(
         .data(batched(ParticipantLoader(cx.clone()), window, cache))
         .data(batched(DateChangeLoader(cx.clone()), window, cache))
         .data(batched(SessionsOfEvent(cx.clone()), window, cache))
-        .data(batched(InvitationsOfEvent(cx.clone()), window, cache))
-        .data(batched(ApplicationsOfEvent(cx.clone()), window, cache))
-        .data(batched(DelegationsOfEvent(cx.clone()), window, cache))
         .data(batched(DelegationOfInvitation(cx.clone()), window, cache))
         .data(batched(ParticipantsOfDelegation(cx.clone()), window, cache))
         .data(batched(PresentationsOfSession(cx.clone()), window, cache))
@@ -239,5 +228,6 @@ fn attach_with(
             cache,
         ))
         .data(batched(CoHostLoader(cx.clone()), window, cache))
-        .data(cx)
+        .data(batched(SummaryLoader(cx.clone()), window, cache));
+    super::nested::attach(request, &cx, window, cache).data(cx)
 }

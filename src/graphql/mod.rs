@@ -16,10 +16,12 @@ mod input_text;
 mod invitation;
 pub mod limits;
 pub mod loaders;
+mod nested;
 mod organization;
 mod personal_data;
 mod prefetch;
 mod presentation;
+pub mod scalars;
 mod session;
 mod subscription;
 mod webhook;
@@ -92,15 +94,16 @@ impl CoreQuery {
         })
     }
 
-    /// Any object by its global id.
+    /// Any object by its global id; null, with a NOT_FOUND error, when there is
+    /// none the caller may see.
     async fn node(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Global id of the object.")] id: ID,
-    ) -> Result<Node> {
+    ) -> Result<Option<Node>> {
         let cx = service(ctx)?;
         let (node_type, uuid) = ids::decode_any(&id, "id")?;
-        Ok(match node_type {
+        Ok(Some(match node_type {
             NodeType::Organization => {
                 Node::Organization(Organization(organizations::get(cx, uuid).await?))
             }
@@ -124,7 +127,7 @@ impl CoreQuery {
             | NodeType::WebhookDelivery => {
                 return Err(crate::error::AppError::NotFound { entity: "node" }.into());
             }
-        })
+        }))
     }
 }
 
@@ -245,5 +248,6 @@ pub fn build_schema(options: SchemaOptions) -> EmbhubSchema {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(SchemaOptions::default()).sdl()
+    build_schema(SchemaOptions::default())
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

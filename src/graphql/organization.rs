@@ -1,7 +1,7 @@
 //! GraphQL surface of the organization directory.
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::connection::{DateTimeInput, connection_type, page_request, patch};
 use super::context::service;
@@ -61,12 +61,12 @@ impl Organization {
         self.0.version
     }
     /// When the organization was added.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When the organization last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
@@ -167,7 +167,7 @@ pub struct UpdateOrganizationInput {
     local_name: MaybeUndefined<String>,
     /// New acronym.
     acronym: MaybeUndefined<String>,
-    /// New country code.
+    /// New country: ISO 3166-1 alpha-2 code, two letters such as `KR`.
     country_code: MaybeUndefined<String>,
     /// New website.
     website: MaybeUndefined<String>,
@@ -223,14 +223,16 @@ impl OrganizationQuery {
         Ok(OrganizationConnection::new(page, filter))
     }
 
-    /// One organization by id.
+    /// One organization by id; null, with a NOT_FOUND error, when there is none.
     async fn organization(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Global id of the organization.")] id: ID,
-    ) -> Result<Organization> {
+    ) -> Result<Option<Organization>> {
         let id = ids::decode(&id, NodeType::Organization, "id")?;
-        Ok(Organization(organizations::get(service(ctx)?, id).await?))
+        Ok(Some(Organization(
+            organizations::get(service(ctx)?, id).await?,
+        )))
     }
 }
 

@@ -1,9 +1,9 @@
 //! GraphQL surface of presentations.
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 
-use super::context::{load_one, service};
+use super::context::{load_one, load_required, service};
 use super::delegation::{Delegation, Participant};
 use super::ids::{self, NodeType};
 use super::loaders::{DelegationLoader, ParticipantLoader, SessionLoader};
@@ -23,10 +23,10 @@ impl Presentation {
         ids::encode(NodeType::Presentation, self.0.id)
     }
     /// The session.
-    async fn session(&self, ctx: &Context<'_>) -> Result<Option<Session>> {
-        Ok(load_one::<SessionLoader, _>(ctx, self.0.session_id)
-            .await?
-            .map(Session))
+    async fn session(&self, ctx: &Context<'_>) -> Result<Session> {
+        load_required::<SessionLoader, _>(ctx, self.0.session_id, "session of a presentation")
+            .await
+            .map(Session)
     }
     /// The presenting delegation, if the caller may see it.
     async fn delegation(&self, ctx: &Context<'_>) -> Result<Option<Delegation>> {
@@ -60,12 +60,12 @@ impl Presentation {
         self.0.version
     }
     /// When it was proposed.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 

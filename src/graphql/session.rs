@@ -1,10 +1,10 @@
 //! GraphQL surface of the agenda.
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::connection::patch;
-use super::context::{load_children, load_one, service};
+use super::context::{load_children, load_one, load_required, service};
 use super::event::Event;
 use super::ids::{self, NodeType};
 use super::loaders::{EventLoader, OrganizationLoader, PresentationsOfSession};
@@ -25,10 +25,10 @@ impl Session {
         ids::encode(NodeType::Session, self.0.id)
     }
     /// The event whose agenda this is.
-    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
-        Ok(load_one::<EventLoader, _>(ctx, self.0.event_id)
-            .await?
-            .map(Event))
+    async fn event(&self, ctx: &Context<'_>) -> Result<Event> {
+        load_required::<EventLoader, _>(ctx, self.0.event_id, "event of a session")
+            .await
+            .map(Event)
     }
     /// What kind of session.
     async fn kind(&self) -> SessionKind {
@@ -47,12 +47,12 @@ impl Session {
         self.0.description.as_deref()
     }
     /// When it starts.
-    async fn starts_at(&self) -> DateTime<Utc> {
-        self.0.starts_at
+    async fn starts_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.starts_at)
     }
     /// When it ends.
-    async fn ends_at(&self) -> DateTime<Utc> {
-        self.0.ends_at
+    async fn ends_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.ends_at)
     }
     /// Where it takes place.
     async fn location(&self) -> Option<&str> {
@@ -76,12 +76,12 @@ impl Session {
         self.0.version
     }
     /// When the session was added.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When the session last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
@@ -99,9 +99,9 @@ pub struct AddSessionInput {
     /// Longer description.
     description: Option<String>,
     /// When it starts (within the event's dates in its time zone).
-    starts_at: DateTime<Utc>,
+    starts_at: IsoDateTime,
     /// When it ends.
-    ends_at: DateTime<Utc>,
+    ends_at: IsoDateTime,
     /// Where it takes place.
     location: Option<String>,
     /// The organization that proposed the topic.
@@ -124,9 +124,9 @@ pub struct UpdateSessionInput {
     /// New description.
     description: MaybeUndefined<String>,
     /// New start.
-    starts_at: Option<DateTime<Utc>>,
+    starts_at: Option<IsoDateTime>,
     /// New end.
-    ends_at: Option<DateTime<Utc>>,
+    ends_at: Option<IsoDateTime>,
     /// New location.
     location: MaybeUndefined<String>,
     /// New proposing organization.
@@ -180,8 +180,8 @@ impl SessionMutation {
             title: input.title,
             topic: input.topic,
             description: input.description,
-            starts_at: input.starts_at,
-            ends_at: input.ends_at,
+            starts_at: input.starts_at.into(),
+            ends_at: input.ends_at.into(),
             location: input.location,
             proposed_by_organization_id: ids::decode_optional(
                 input.proposed_by_id.as_ref(),
@@ -217,8 +217,8 @@ impl SessionMutation {
             title: input.title,
             topic: patch(input.topic),
             description: patch(input.description),
-            starts_at: input.starts_at,
-            ends_at: input.ends_at,
+            starts_at: input.starts_at.map(Into::into),
+            ends_at: input.ends_at.map(Into::into),
             location: patch(input.location),
             proposed_by_organization_id: proposed_by,
         };

@@ -6,8 +6,8 @@
 //! subscriber per message. A record the subscriber may not (or may no longer) read
 //! is not sent at all.
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription};
-use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use uuid::Uuid;
 
@@ -114,7 +114,7 @@ macro_rules! change_type {
             /// What happened.
             kind: ChangeKind,
             /// When it was committed; null for `RESYNC`.
-            at: Option<DateTime<Utc>>,
+            at: Option<IsoDateTime>,
             /// Global id of the event it belongs to; null for `RESYNC`.
             event_id: Option<ID>,
             /// Global id of the changed record; null for `RESYNC`.
@@ -157,7 +157,7 @@ pub struct EventChange {
     /// What happened.
     kind: ChangeKind,
     /// When it was committed; null for `RESYNC`.
-    at: Option<DateTime<Utc>>,
+    at: Option<IsoDateTime>,
     /// Global id of the changed event; null for `RESYNC`.
     event_id: Option<ID>,
     /// The event as the subscriber may see it now; null for `RESYNC`.
@@ -174,7 +174,7 @@ change_type!(
 /// A heard change with the record read as the subscriber.
 struct Read<T> {
     kind: ChangeKind,
-    at: DateTime<Utc>,
+    at: IsoDateTime,
     event_id: Uuid,
     subject_id: Uuid,
     record: T,
@@ -222,7 +222,7 @@ where
                 match read(cx, subject_id).await {
                     Ok(record) => Outcome::Read(Read {
                         kind: ChangeKind::from_name(kind).unwrap_or(ChangeKind::Resync),
-                        at,
+                        at: at.into(),
                         event_id,
                         subject_id,
                         record,

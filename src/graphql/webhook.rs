@@ -1,11 +1,12 @@
 //! GraphQL surface of webhooks: endpoints, their deliveries, and the mutations
 //! that manage them. Access and rules are in [`crate::service::webhooks`].
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use super::connection::{connection_type, page_request, patch};
-use super::context::{load_one, service};
+use super::context::{load_required, service};
 use super::ids::{self, NodeType};
 use super::loaders::OrganizationLoader;
 use super::organization::Organization;
@@ -35,12 +36,14 @@ impl WebhookEndpoint {
         ids::encode(NodeType::WebhookEndpoint, self.0.id)
     }
     /// The organization that receives the deliveries.
-    async fn organization(&self, ctx: &Context<'_>) -> Result<Option<Organization>> {
-        Ok(
-            load_one::<OrganizationLoader, _>(ctx, self.0.organization_id)
-                .await?
-                .map(Organization),
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        load_required::<OrganizationLoader, _>(
+            ctx,
+            self.0.organization_id,
+            "organization of a webhook endpoint",
         )
+        .await
+        .map(Organization)
     }
     /// Where deliveries are POSTed.
     async fn url(&self) -> &str {
@@ -73,35 +76,36 @@ impl WebhookEndpoint {
         self.0.disabled_reason.as_deref()
     }
     /// When it was disabled.
-    async fn disabled_at(&self) -> Option<DateTime<Utc>> {
-        self.0.disabled_at
+    async fn disabled_at(&self) -> Option<IsoDateTime> {
+        self.0.disabled_at.map(IsoDateTime)
     }
     /// Delivery attempts that failed in a row since the last success.
     async fn consecutive_failures(&self) -> i32 {
         self.0.consecutive_failures
     }
     /// When the current run of failures began; null while deliveries succeed.
-    async fn failing_since(&self) -> Option<DateTime<Utc>> {
-        self.0.failing_since
+    async fn failing_since(&self) -> Option<IsoDateTime> {
+        self.0.failing_since.map(IsoDateTime)
     }
     /// Until when the secret before the last rotation still signs deliveries
     /// (beside the current one); null when there is none.
-    async fn previous_secret_expires_at(&self) -> Option<DateTime<Utc>> {
+    async fn previous_secret_expires_at(&self) -> Option<IsoDateTime> {
         self.0
             .previous_secret_expires_at
             .filter(|until| *until > Utc::now())
+            .map(IsoDateTime)
     }
     /// Increases with every change; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
         self.0.version
     }
     /// When it was registered.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }
 
@@ -148,8 +152,8 @@ impl WebhookDelivery {
         self.0.attempts
     }
     /// When the last attempt was made.
-    async fn last_attempt_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_attempt_at
+    async fn last_attempt_at(&self) -> Option<IsoDateTime> {
+        self.0.last_attempt_at.map(IsoDateTime)
     }
     /// The HTTP status the receiver answered the last attempt with; null when it
     /// gave none (no connection, timeout, refused URL).
@@ -165,16 +169,17 @@ impl WebhookDelivery {
         self.0.last_error.as_deref()
     }
     /// When the next attempt is due; null unless PENDING.
-    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
-        (self.0.status == WebhookDeliveryStatus::Pending).then_some(self.0.next_attempt_at)
+    async fn next_attempt_at(&self) -> Option<IsoDateTime> {
+        (self.0.status == WebhookDeliveryStatus::Pending)
+            .then_some(IsoDateTime(self.0.next_attempt_at))
     }
     /// When the receiver accepted it (answered 2xx).
-    async fn delivered_at(&self) -> Option<DateTime<Utc>> {
-        self.0.delivered_at
+    async fn delivered_at(&self) -> Option<IsoDateTime> {
+        self.0.delivered_at.map(IsoDateTime)
     }
     /// When the change was queued for this endpoint.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
 }
 

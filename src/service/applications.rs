@@ -92,7 +92,7 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
         .await?)
 }
 
-fn filtered(cx: &ServiceContext, filter: &ApplicationFilter) -> Select<Entity> {
+pub(crate) fn filtered(cx: &ServiceContext, filter: &ApplicationFilter) -> Select<Entity> {
     lists::narrow(
         visible(cx),
         Column::EventId,
@@ -124,6 +124,49 @@ pub async fn list(
 /// How many applications the caller may see match `filter`.
 pub async fn count(cx: &ServiceContext, filter: &ApplicationFilter) -> AppResult<u64> {
     Ok(filtered(cx, filter).count(&cx.db).await?)
+}
+
+/// One page of the applications of each of `event_ids` the caller may see, matching
+/// `filter` (a filter's own `event_id` narrows further), in `sort` order:
+/// one query for all the events, however many (a nested list of a page of events).
+pub async fn pages_of_events(
+    cx: &ServiceContext,
+    event_ids: &[Uuid],
+    filter: &ApplicationFilter,
+    sort: (ParticipationSortField, SortDirection),
+    page: &PageRequest,
+) -> AppResult<std::collections::HashMap<Uuid, Page<Model>>> {
+    let ordering = lists::participation_ordering::<Entity>(
+        "applications",
+        sort,
+        Column::CreatedAt,
+        Column::UpdatedAt,
+        Column::Id,
+    );
+    let args = PageArgs::parse(page, &ordering.name)?;
+    #[allow(unused_mut)]
+    let mut pages = super::pagination::fetch_pages_per_parent(
+        &cx.db,
+        filtered(cx, filter),
+        Column::EventId,
+        |m| m.event_id,
+        event_ids,
+        &ordering,
+        &args,
+    )
+    .await?;
+    Ok(pages)
+}
+
+/// How many applications of each of `event_ids` the caller may see match `filter`
+/// in one grouped query.
+pub async fn counts_of_events(
+    cx: &ServiceContext,
+    event_ids: &[Uuid],
+    filter: &ApplicationFilter,
+) -> AppResult<std::collections::HashMap<Uuid, u64>> {
+    super::pagination::count_per_parent(&cx.db, filtered(cx, filter), Column::EventId, event_ids)
+        .await
 }
 
 async fn record(

@@ -165,7 +165,7 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
         .await?)
 }
 
-fn filtered(cx: &ServiceContext, filter: &DelegationFilter) -> Select<Entity> {
+pub(crate) fn filtered(cx: &ServiceContext, filter: &DelegationFilter) -> Select<Entity> {
     lists::narrow(
         visible(cx),
         Column::EventId,
@@ -197,6 +197,49 @@ pub async fn list(
 /// How many delegations the caller may see match `filter`.
 pub async fn count(cx: &ServiceContext, filter: &DelegationFilter) -> AppResult<u64> {
     Ok(filtered(cx, filter).count(&cx.db).await?)
+}
+
+/// One page of the delegations of each of `event_ids` the caller may see, matching
+/// `filter` (a filter's own `event_id` narrows further), in `sort` order:
+/// one query for all the events, however many (a nested list of a page of events).
+pub async fn pages_of_events(
+    cx: &ServiceContext,
+    event_ids: &[Uuid],
+    filter: &DelegationFilter,
+    sort: (ParticipationSortField, SortDirection),
+    page: &PageRequest,
+) -> AppResult<std::collections::HashMap<Uuid, Page<Model>>> {
+    let ordering = lists::participation_ordering::<Entity>(
+        "delegations",
+        sort,
+        Column::CreatedAt,
+        Column::UpdatedAt,
+        Column::Id,
+    );
+    let args = PageArgs::parse(page, &ordering.name)?;
+    #[allow(unused_mut)]
+    let mut pages = super::pagination::fetch_pages_per_parent(
+        &cx.db,
+        filtered(cx, filter),
+        Column::EventId,
+        |m| m.event_id,
+        event_ids,
+        &ordering,
+        &args,
+    )
+    .await?;
+    Ok(pages)
+}
+
+/// How many delegations of each of `event_ids` the caller may see match `filter`
+/// in one grouped query.
+pub async fn counts_of_events(
+    cx: &ServiceContext,
+    event_ids: &[Uuid],
+    filter: &DelegationFilter,
+) -> AppResult<std::collections::HashMap<Uuid, u64>> {
+    super::pagination::count_per_parent(&cx.db, filtered(cx, filter), Column::EventId, event_ids)
+        .await
 }
 
 async fn record(

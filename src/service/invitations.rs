@@ -137,7 +137,7 @@ fn answerable_condition(now: DateTime<Utc>) -> Condition {
 }
 
 /// SQL for "has effective status `status`" at `now`.
-fn status_condition(status: InvitationStatus, now: DateTime<Utc>) -> Condition {
+pub(crate) fn status_condition(status: InvitationStatus, now: DateTime<Utc>) -> Condition {
     match status {
         InvitationStatus::Sent => Condition::all()
             .add(Column::Status.eq(InvitationStatus::Sent))
@@ -209,7 +209,7 @@ pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec
         .collect())
 }
 
-fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
+pub(crate) fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select<Entity> {
     let mut select = lists::by_event_and_organization(
         visible(cx),
         Column::EventId,
@@ -260,6 +260,55 @@ pub async fn list(
 /// How many invitations the caller may see match `filter`.
 pub async fn count(cx: &ServiceContext, filter: &InvitationFilter) -> AppResult<u64> {
     Ok(filtered(cx, filter).count(&cx.db).await?)
+}
+
+/// One page of the invitations of each of `event_ids` the caller may see, matching
+/// `filter` (a filter's own `event_id` narrows further), in `sort` order:
+/// one query for all the events, however many (a nested list of a page of events).
+pub async fn pages_of_events(
+    cx: &ServiceContext,
+    event_ids: &[Uuid],
+    filter: &InvitationFilter,
+    sort: (ParticipationSortField, SortDirection),
+    page: &PageRequest,
+) -> AppResult<std::collections::HashMap<Uuid, Page<Model>>> {
+    let ordering = lists::participation_ordering::<Entity>(
+        "invitations",
+        sort,
+        Column::CreatedAt,
+        Column::UpdatedAt,
+        Column::Id,
+    );
+    let args = PageArgs::parse(page, &ordering.name)?;
+    #[allow(unused_mut)]
+    let mut pages = super::pagination::fetch_pages_per_parent(
+        &cx.db,
+        filtered(cx, filter),
+        Column::EventId,
+        |m| m.event_id,
+        event_ids,
+        &ordering,
+        &args,
+    )
+    .await?;
+    let now = Utc::now();
+    for page in pages.values_mut() {
+        for (_, model) in page.items.iter_mut() {
+            *model = effective(model.clone(), now);
+        }
+    }
+    Ok(pages)
+}
+
+/// How many invitations of each of `event_ids` the caller may see match `filter`
+/// in one grouped query.
+pub async fn counts_of_events(
+    cx: &ServiceContext,
+    event_ids: &[Uuid],
+    filter: &InvitationFilter,
+) -> AppResult<std::collections::HashMap<Uuid, u64>> {
+    super::pagination::count_per_parent(&cx.db, filtered(cx, filter), Column::EventId, event_ids)
+        .await
 }
 
 /// Checks an offer's terms against the event; returns the cleaned message.

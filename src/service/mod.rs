@@ -14,6 +14,7 @@ pub mod delegations;
 pub mod events;
 pub mod invitations;
 pub mod lists;
+pub mod members;
 mod one_statement;
 pub mod organizations;
 pub mod pagination;
@@ -22,6 +23,7 @@ pub mod personal_data;
 pub mod presentations;
 mod search;
 pub mod sessions;
+pub mod summary;
 pub mod webhooks;
 
 use std::sync::{Arc, Mutex};

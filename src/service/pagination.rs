@@ -127,7 +127,7 @@ impl PageArgs {
 }
 
 /// One page of items with their cursors, in display order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<(String, T)>,
     pub has_previous_page: bool,
@@ -255,6 +255,243 @@ where
     })
 }
 
+/// Keeps the rows strictly beyond cursor `key` in `ordering`'s direction
+/// (`forward`: after it; otherwise before it), the id breaking ties.
+fn beyond<E: EntityTrait>(
+    ordering: &Ordering<E>,
+    key: (Value, Uuid),
+    forward: bool,
+) -> sea_orm::Condition {
+    use sea_orm::{ColumnTrait, Condition};
+    let (value, id) = key;
+    let greater = forward == (ordering.direction == SortDirection::Asc);
+    let (column, id_column) = (ordering.column, ordering.id_column);
+    let past = |c: E::Column, v: Value| if greater { c.gt(v) } else { c.lt(v) };
+    Condition::any().add(past(column, value.clone())).add(
+        Condition::all()
+            .add(column.eq(value))
+            .add(past(id_column, Value::from(id))),
+    )
+}
+
+/// One page per parent: the same page arguments applied to the rows of each of
+/// `parents` (`parent_column` holds a row's parent, `parent_of` reads it), in
+/// one query whatever the number of parents.
+///
+/// A nested list (an event's invitations, for a page of events) must not cost a
+/// query per parent: the rows are ranked per parent with `ROW_NUMBER() OVER
+/// (PARTITION BY parent ...)` after the cursor conditions, and only the first
+/// `limit + 1` of each parent are read (one more tells whether a next page
+/// follows). Parents without rows get an empty page.
+#[allow(clippy::too_many_arguments)]
+pub async fn fetch_pages_per_parent<E, C>(
+    db: &C,
+    select: Select<E>,
+    parent_column: E::Column,
+    parent_of: fn(&E::Model) -> Uuid,
+    parents: &[Uuid],
+    ordering: &Ordering<E>,
+    args: &PageArgs,
+) -> AppResult<std::collections::HashMap<Uuid, Page<E::Model>>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    use sea_orm::sea_query::{
+        Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, WindowStatement,
+    };
+    use sea_orm::{ColumnTrait, QueryFilter, QueryTrait};
+
+    let mut pages: std::collections::HashMap<Uuid, Page<E::Model>> = parents
+        .iter()
+        .map(|p| {
+            let empty = Page {
+                items: Vec::new(),
+                has_previous_page: false,
+                has_next_page: false,
+                known_total: None,
+            };
+            (*p, empty)
+        })
+        .collect();
+    if args.limit == 0 || parents.is_empty() {
+        return Ok(pages);
+    }
+    let key = |k: &CursorKey, field: &str| -> AppResult<(Value, Uuid)> {
+        let value = (ordering.parse_value)(&k.sort_value)
+            .ok_or_else(|| AppError::invalid(field, "not a cursor of this list and ordering"))?;
+        Ok((value, k.id))
+    };
+    let after = args.after.as_ref().map(|k| key(k, "after")).transpose()?;
+    let before = args.before.as_ref().map(|k| key(k, "before")).transpose()?;
+    let mut select = select.filter(parent_column.is_in(parents.iter().copied()));
+    if let Some(after) = after.clone() {
+        select = select.filter(beyond(ordering, after, true));
+    }
+    if let Some(before) = before.clone() {
+        select = select.filter(beyond(ordering, before, false));
+    }
+    // Rank in reading order: forward pages rank from the start, backward ones
+    // from the end (and are turned around below).
+    let ascending = (ordering.direction == SortDirection::Asc) != args.backward;
+    let order = if ascending { Order::Asc } else { Order::Desc };
+    let mut window = WindowStatement::partition_by((E::default(), parent_column));
+    window
+        .order_by((E::default(), ordering.column), order.clone())
+        .order_by((E::default(), ordering.id_column), order);
+    let mut inner = select.into_query();
+    inner.expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("page_rank"));
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("page_rank")).lte(args.limit + 1))
+        .order_by(Alias::new("page_rank"), Order::Asc)
+        .to_owned();
+    let statement = db.get_database_backend().build(&outer);
+    let rows = E::find().from_raw_sql(statement).all(db).await?;
+
+    let mut grouped: std::collections::HashMap<Uuid, Vec<E::Model>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        grouped.entry(parent_of(&row)).or_default().push(row);
+    }
+    for (parent, mut rows) in grouped {
+        let has_more = rows.len() as u64 > args.limit;
+        rows.truncate(args.limit as usize);
+        if args.backward {
+            rows.reverse();
+        }
+        let (has_previous_page, has_next_page) = if args.backward {
+            (has_more, before.is_some())
+        } else {
+            (after.is_some(), has_more)
+        };
+        let known_total =
+            (after.is_none() && before.is_none() && !has_more).then_some(rows.len() as u64);
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let cursor = encode_cursor(
+                    &ordering.name,
+                    (ordering.sort_value)(&row),
+                    (ordering.id_of)(&row),
+                );
+                (cursor, row)
+            })
+            .collect();
+        pages.insert(
+            parent,
+            Page {
+                items,
+                has_previous_page,
+                has_next_page,
+                known_total,
+            },
+        );
+    }
+    for page in pages.values_mut() {
+        if page.items.is_empty() && after.is_none() && before.is_none() {
+            page.known_total = Some(0);
+        }
+    }
+    Ok(pages)
+}
+
+/// How many rows of `select` each of `parents` has, in one grouped query
+/// (parents without rows are absent).
+pub async fn count_per_parent<E, C>(
+    db: &C,
+    select: Select<E>,
+    parent_column: E::Column,
+    parents: &[Uuid],
+) -> AppResult<std::collections::HashMap<Uuid, u64>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let rows: Vec<(Uuid, i64)> = select
+        .filter(parent_column.is_in(parents.iter().copied()))
+        .select_only()
+        .column(parent_column)
+        .column_as(
+            Expr::from(sea_orm::sea_query::Func::count(Expr::col((
+                E::default(),
+                parent_column,
+            )))),
+            "n",
+        )
+        .group_by(parent_column)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(parent, n)| (parent, n.max(0) as u64))
+        .collect())
+}
+
+/// One page of rows already read in full and in chronological order (oldest
+/// first, the id breaking ties), for short lists a parent bounds, such as a
+/// delegation's members (limited by its seats), that are read for a whole page
+/// of parents at once: the same cursors and page rules as [`fetch_page`], applied
+/// in memory. The total is always known (every match was read).
+pub fn page_in_memory<T>(
+    rows: Vec<T>,
+    ordering: &str,
+    key: fn(&T) -> (chrono::DateTime<chrono::Utc>, Uuid),
+    request: &PageRequest,
+) -> AppResult<Page<T>> {
+    let args = PageArgs::parse(request, ordering)?;
+    let total = rows.len() as u64;
+    let position = |k: &CursorKey, field: &str| {
+        chrono::DateTime::parse_from_rfc3339(&k.sort_value)
+            .map(|at| (at.with_timezone(&chrono::Utc), k.id))
+            .map_err(|_| AppError::invalid(field, "not a cursor of this list and ordering"))
+    };
+    let after = args
+        .after
+        .as_ref()
+        .map(|k| position(k, "after"))
+        .transpose()?;
+    let before = args
+        .before
+        .as_ref()
+        .map(|k| position(k, "before"))
+        .transpose()?;
+    let mut window: Vec<T> = rows
+        .into_iter()
+        .filter(|row| after.is_none_or(|a| key(row) > a) && before.is_none_or(|b| key(row) < b))
+        .collect();
+    let limit = args.limit as usize;
+    let has_more = window.len() > limit;
+    if args.backward {
+        let skip = window.len().saturating_sub(limit);
+        window.drain(..skip);
+    } else {
+        window.truncate(limit);
+    }
+    let (has_previous_page, has_next_page) = if args.backward {
+        (has_more, before.is_some())
+    } else {
+        (after.is_some(), has_more)
+    };
+    Ok(Page {
+        items: window
+            .into_iter()
+            .map(|row| {
+                let (at, id) = key(&row);
+                (encode_cursor(ordering, timestamp_text(&at), id), row)
+            })
+            .collect(),
+        has_previous_page,
+        has_next_page,
+        known_total: Some(total),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +505,42 @@ mod tests {
         assert!(PageArgs::parse(&req(100), "o").is_ok());
         assert!(PageArgs::parse(&req(101), "o").is_err());
         assert!(PageArgs::parse(&req(-1), "o").is_err());
+    }
+
+    #[test]
+    fn in_memory_pages_follow_the_cursor_rules() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).unwrap();
+        let rows: Vec<(chrono::DateTime<chrono::Utc>, Uuid)> = (0..5)
+            .map(|i| (at(i), Uuid::from_u128(i as u128)))
+            .collect();
+        let first = |first, after| PageRequest {
+            first: Some(first),
+            after,
+            ..Default::default()
+        };
+        let page = page_in_memory(rows.clone(), "m", |r| *r, &first(2, None)).unwrap();
+        assert_eq!(page.items.len(), 2);
+        assert!(page.has_next_page && !page.has_previous_page);
+        assert_eq!(page.known_total, Some(5));
+        let next = page.items[1].0.clone();
+        let page = page_in_memory(rows.clone(), "m", |r| *r, &first(10, Some(next))).unwrap();
+        assert_eq!(
+            page.items.iter().map(|(_, r)| r.1).collect::<Vec<_>>(),
+            (2..5).map(Uuid::from_u128).collect::<Vec<_>>()
+        );
+        assert!(!page.has_next_page && page.has_previous_page);
+        let last = PageRequest {
+            last: Some(2),
+            ..Default::default()
+        };
+        let page = page_in_memory(rows.clone(), "m", |r| *r, &last).unwrap();
+        assert_eq!(page.items[0].1.1, Uuid::from_u128(3));
+        assert!(page.has_previous_page);
+        let foreign = PageRequest {
+            after: Some(encode_cursor("other", "x".into(), Uuid::nil())),
+            ..Default::default()
+        };
+        assert!(page_in_memory(rows, "m", |r| *r, &foreign).is_err());
     }
 
     #[test]

@@ -10,11 +10,11 @@ use crate::helpers::{TestApp, each_backend, each_backend_with};
 
 const EVENT_VIEW: &str = "query($id: ID!) { event(id: $id) {
     status dateChanges { reason newStartDate }
-    invitations { status organization { name } delegation { status } }
-    delegations { status participants { fullName } } } }";
+    invitations { nodes { status organization { name } delegation { status } } }
+    delegations { nodes { status participants { nodes { fullName } } } } } }";
 
 fn statuses(event: &Value) -> Vec<String> {
-    event["invitations"]
+    event["invitations"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -92,7 +92,7 @@ async fn the_host_invites_ten_embs_and_the_event_lives_until_cancelled() {
         assert_eq!(counts["EXPIRED"], 1);
         assert_eq!(counts["SENT"], 4);
         assert_eq!(view["dateChanges"][0]["reason"], "The election moved by a week");
-        assert_eq!(view["delegations"][0]["participants"].as_array().unwrap().len(), 2);
+        assert_eq!(view["delegations"]["nodes"][0]["participants"]["nodes"].as_array().unwrap().len(), 2);
 
         // A partner sees only its own invitation.
         let partner_view = app.gql(Some(&partners[1].token), EVENT_VIEW, json!({ "id": event })).await;
@@ -111,7 +111,7 @@ async fn the_host_invites_ten_embs_and_the_event_lives_until_cancelled() {
         let view = &after.data()["event"];
         let statuses = statuses(view);
         assert_eq!(statuses.iter().filter(|s| *s == "WITHDRAWN").count(), 4);
-        assert!(view["delegations"].as_array().unwrap().iter().all(|d| d["status"] == "CANCELLED"));
+        assert!(view["delegations"]["nodes"].as_array().unwrap().iter().all(|d| d["status"] == "CANCELLED"));
         let no_more = add_participant(&app, t, d, "After cancellation", false).await;
         assert_eq!(no_more.error_code(), "CONFLICT");
     })
@@ -299,7 +299,7 @@ async fn two_requests_for_the_last_seat_cannot_both_win() {
 }
 
 const PARTICIPANTS: &str = "query($id: ID!) { node(id: $id) { ... on Delegation {
-    participants { fullName nationality dateOfBirth passportNumber } } } }";
+    participants { nodes { fullName nationality dateOfBirth passportNumber } } } } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passport_data_is_seen_only_by_the_delegation_and_the_host() {
@@ -354,7 +354,7 @@ async fn passport_data_is_seen_only_by_the_delegation_and_the_host() {
             let seen = app
                 .gql(Some(token), PARTICIPANTS, json!({ "id": delegation }))
                 .await;
-            let p = &seen.data()["node"]["participants"][0];
+            let p = &seen.data()["node"]["participants"]["nodes"][0];
             assert_eq!(p["passportNumber"], "FA1234567", "{who}");
             assert_eq!(p["nationality"], "UZ", "{who}");
             assert_eq!(p["dateOfBirth"], "1980-01-02", "{who}");
@@ -366,7 +366,7 @@ async fn passport_data_is_seen_only_by_the_delegation_and_the_host() {
                 json!({ "id": delegation }),
             )
             .await;
-        let p = &co_host_view.data()["node"]["participants"][0];
+        let p = &co_host_view.data()["node"]["participants"]["nodes"][0];
         assert_eq!(p["fullName"], "Delegate");
         assert_eq!(p["passportNumber"], Value::Null);
         assert_eq!(p["nationality"], Value::Null);
@@ -384,13 +384,13 @@ async fn passport_data_is_seen_only_by_the_delegation_and_the_host() {
         let via_event = app
             .gql(
                 Some(&other.token),
-                "query($id: ID!) { event(id: $id) { delegations { id } invitations { id } } }",
+                "query($id: ID!) { event(id: $id) { delegations { nodes { id } } invitations { nodes { id } } } }",
                 json!({ "id": event }),
             )
             .await;
-        assert_eq!(via_event.data()["event"]["delegations"], json!([]));
+        assert_eq!(via_event.data()["event"]["delegations"]["nodes"], json!([]));
         assert_eq!(
-            via_event.data()["event"]["invitations"]
+            via_event.data()["event"]["invitations"]["nodes"]
                 .as_array()
                 .unwrap()
                 .len(),
@@ -486,7 +486,7 @@ async fn agenda_sessions_and_presentations_follow_the_rules() {
 
 const PARTNER_QUERY: &str = "{ invitations(first: 100) { totalCount nodes { status
     event { title host { name } sessions { title } }
-    delegation { status participants { fullName passportNumber } } } } }";
+    delegation { status participants { nodes { fullName passportNumber } } } } } }";
 
 async fn partner_with_invitations(app: &TestApp, host: &Member, partner: &Member, n: usize) {
     for i in 0..n {
@@ -558,7 +558,7 @@ async fn a_partners_invitation_query_costs_the_same_sql_at_5_and_50_invitations(
                 assert_eq!(invitations["totalCount"], n);
                 assert_eq!(invitations["nodes"].as_array().unwrap().len(), n);
                 assert_eq!(
-                    invitations["nodes"][0]["delegation"]["participants"][0]["passportNumber"],
+                    invitations["nodes"][0]["delegation"]["participants"]["nodes"][0]["passportNumber"],
                     "FA1234567"
                 );
                 fewest = fewest.min(statements);
@@ -576,6 +576,164 @@ async fn a_partners_invitation_query_costs_the_same_sql_at_5_and_50_invitations(
         // The page (its totalCount known from it), the events with their hosts, the
         // sessions, and the delegations with their members: one statement each.
         assert_eq!(counts[1], 4, "the partner query's statements");
+    })
+    .await;
+}
+
+/// A host's console: its events, each with a page of invitations (with the
+/// invitee and the delegation's members), delegations and applications, and
+/// their counts.
+const HOST_DASHBOARD: &str = "query($host: ID!) { events(first: 50, filter: { hostId: $host }) { totalCount nodes { title
+    invitations(first: 5, orderBy: { field: UPDATED_AT, direction: DESC }) { totalCount
+        pageInfo { hasNextPage endCursor }
+        nodes { status organization { name }
+            delegation { status participants(first: 3) { totalCount nodes { fullName passportNumber } } } } }
+    delegations(first: 3, filter: { statuses: [FORMING, CONFIRMED] }) { totalCount nodes { status } }
+    applications(first: 3) { totalCount nodes { status } } } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosts_nested_connections_cost_the_same_sql_at_5_and_50_events() {
+    let wide_window = |s: &mut embhub::config::Settings| {
+        s.loader_batch_window = std::time::Duration::from_millis(25)
+    };
+    each_backend_with(wide_window, |app| async move {
+        let small_host = member(
+            &app,
+            "National Election Commission",
+            Some("KR"),
+            &[Role::Coordinator],
+        )
+        .await;
+        let large_host = member(
+            &app,
+            "Central Election Commission",
+            Some("UZ"),
+            &[Role::Coordinator],
+        )
+        .await;
+        let partner = member(
+            &app,
+            "Superior Electoral Court",
+            Some("BR"),
+            &[Role::Partner],
+        )
+        .await;
+        partner_with_invitations(&app, &small_host, &partner, 5).await;
+        partner_with_invitations(&app, &large_host, &partner, 50).await;
+
+        let mut counts = Vec::new();
+        for (host, n) in [(&small_host, 5), (&large_host, 50)] {
+            let mut fewest = u64::MAX;
+            for _ in 0..3 {
+                app.gql(Some(&host.token), "{ viewer { roles } }", json!({}))
+                    .await
+                    .data();
+                let (statements, response) = app
+                    .statements_for(&host.token, HOST_DASHBOARD, json!({ "host": host.id }))
+                    .await;
+                let events = response.data()["events"]["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .clone();
+                assert_eq!(events.len(), n);
+                for event in &events {
+                    let invitations = &event["invitations"];
+                    assert_eq!(invitations["totalCount"], 1);
+                    assert_eq!(invitations["nodes"][0]["status"], "ACCEPTED");
+                    assert_eq!(
+                        invitations["nodes"][0]["organization"]["name"],
+                        "Superior Electoral Court"
+                    );
+                    let members = &invitations["nodes"][0]["delegation"]["participants"];
+                    assert_eq!(members["totalCount"], 1);
+                    assert_eq!(members["nodes"][0]["passportNumber"], "FA1234567");
+                    assert_eq!(event["delegations"]["totalCount"], 1);
+                    assert_eq!(event["applications"]["totalCount"], 0);
+                }
+                fewest = fewest.min(statements);
+            }
+            counts.push(fewest);
+        }
+        println!(
+            "SQL statements for the host dashboard: 5 events = {}, 50 events = {}",
+            counts[0], counts[1]
+        );
+        assert_eq!(
+            counts[0], counts[1],
+            "the statement count must not grow with the list"
+        );
+        // The events; one windowed query per nested list (invitations,
+        // delegations, applications); the invitees; the invitations' delegations;
+        // their members. Every totalCount is known from its complete page.
+        assert_eq!(counts[1], 7, "the host dashboard's statements");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_nested_invitations_page_with_cursors_and_filters_like_the_root_list() {
+    each_backend(|app| async move {
+        let host = member(&app, "National Election Commission", Some("KR"), &[Role::Coordinator]).await;
+        let event = published_event(&app, &host, json!({})).await;
+        let mut partners = Vec::new();
+        for (name, country) in [("Uzbek commission", "UZ"), ("UK commission", "GB"), ("Bosnian commission", "BA")] {
+            partners.push(member(&app, name, Some(country), &[Role::Partner]).await);
+        }
+        let ids: Vec<&str> = partners.iter().map(|p| p.id.as_str()).collect();
+        let invited = invite(&app, &host, &event, &ids, 2, 0).await;
+        accept(&app, &partners[0].token, &invited[0]).await;
+
+        let page = |args: &str| format!("query($id: ID!) {{ event(id: $id) {{ invitations({args}) {{
+            totalCount pageInfo {{ hasNextPage hasPreviousPage endCursor }} nodes {{ id status }} }} }} }}");
+        let ids_of = |v: &Value| v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        let everything = app.gql(Some(&host.token), &page("first: 10"), json!({ "id": event })).await;
+        let all = ids_of(&everything.data()["event"]["invitations"]);
+        let mut sorted_all = all.clone();
+        sorted_all.sort();
+        let mut sorted_invited = invited.clone();
+        sorted_invited.sort();
+        assert_eq!(sorted_all, sorted_invited);
+
+        let first = app.gql(Some(&host.token), &page("first: 2"), json!({ "id": event })).await;
+        let list = &first.data()["event"]["invitations"];
+        assert_eq!(list["totalCount"], 3);
+        assert_eq!(list["pageInfo"]["hasNextPage"], true);
+        assert_eq!(ids_of(list), all[..2].to_vec());
+
+        let cursor = list["pageInfo"]["endCursor"].as_str().unwrap();
+        let rest = app.gql(Some(&host.token), &page(&format!("first: 2, after: \"{cursor}\"")), json!({ "id": event })).await;
+        let rest = &rest.data()["event"]["invitations"];
+        assert_eq!(ids_of(rest), all[2..].to_vec());
+        assert_eq!(rest["pageInfo"]["hasNextPage"], false);
+        assert_eq!(rest["pageInfo"]["hasPreviousPage"], true);
+
+        let newest = app.gql(Some(&host.token), &page("last: 1"), json!({ "id": event })).await;
+        assert_eq!(ids_of(&newest.data()["event"]["invitations"]), all[2..].to_vec());
+        let desc = app.gql(Some(&host.token), &page("first: 1, orderBy: { direction: DESC }"), json!({ "id": event })).await;
+        assert_eq!(ids_of(&desc.data()["event"]["invitations"]), all[2..].to_vec());
+
+        let accepted = app.gql(Some(&host.token), &page("filter: { statuses: [ACCEPTED] }"), json!({ "id": event })).await;
+        let accepted = &accepted.data()["event"]["invitations"];
+        assert_eq!(accepted["totalCount"], 1);
+        assert_eq!(ids_of(accepted), vec![invited[0].clone()]);
+        let by_org = app
+            .gql(Some(&host.token), &page("filter: { organizationId: $org }").replace("query($id: ID!)", "query($id: ID!, $org: ID)"),
+                json!({ "id": event, "org": partners[1].id }))
+            .await;
+        assert_eq!(ids_of(&by_org.data()["event"]["invitations"]), vec![invited[1].clone()]);
+
+        // A partner sees only its own invitation under the event, counted alike.
+        let mine = app.gql(Some(&partners[1].token), &page("first: 10"), json!({ "id": event })).await;
+        assert_eq!(mine.data()["event"]["invitations"]["totalCount"], 1);
+        assert_eq!(ids_of(&mine.data()["event"]["invitations"]), vec![invited[1].clone()]);
+
+        // A cursor of another list or ordering, and a page too large, are refused by name.
+        let foreign = app
+            .gql(Some(&host.token), &page(&format!("after: \"{cursor}\", orderBy: {{ field: UPDATED_AT }}")), json!({ "id": event }))
+            .await;
+        assert_eq!(foreign.error_field(), "after");
+        let huge = app.gql(Some(&host.token), &page("first: 101"), json!({ "id": event })).await;
+        assert_eq!(huge.error_field(), "first");
     })
     .await;
 }

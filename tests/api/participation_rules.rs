@@ -171,7 +171,7 @@ async fn a_delegation_has_one_head_and_delegation_head_is_that_participant() {
         const ADD: &str = "mutation($input: AddParticipantInput!) { addParticipant(input: $input) { participant { id role } } }";
         const UPDATE: &str = "mutation($input: UpdateParticipantInput!) { updateParticipant(input: $input) { participant { id role } } }";
         const HEAD: &str = "query($id: ID!) { node(id: $id) { ... on Delegation { head { fullName role }
-            participants { fullName role } } } }";
+            participants { nodes { fullName role } } } } }";
         let add = |name: &str, role: &str| json!({ "input": { "delegationId": delegation, "fullName": name, "role": role } });
         let head_of = |response: &crate::helpers::GqlResponse| response.data()["node"]["head"].clone();
 
@@ -194,7 +194,7 @@ async fn a_delegation_has_one_head_and_delegation_head_is_that_participant() {
             json!({ "input": { "id": delegation, "headParticipantId": rashidova } })).await.data();
         let view = app.gql(Some(&uz.token), HEAD, json!({ "id": delegation })).await;
         assert_eq!(head_of(&view), json!({ "fullName": "Dilnoza Rashidova", "role": "HEAD" }));
-        let roles: Vec<Value> = view.data()["node"]["participants"].as_array().unwrap().clone();
+        let roles: Vec<Value> = view.data()["node"]["participants"]["nodes"].as_array().unwrap().clone();
         assert_eq!(roles, vec![
             json!({ "fullName": "Mirza Karimov", "role": "MEMBER" }),
             json!({ "fullName": "Dilnoza Rashidova", "role": "HEAD" }),

@@ -65,3 +65,116 @@ async fn every_type_field_argument_and_enum_value_is_described() {
     })
     .await;
 }
+
+/// `(type, field)` → whether the field's type is non-null, as introspection tells.
+async fn nullability(
+    app: &crate::helpers::TestApp,
+) -> std::collections::HashMap<(String, String), bool> {
+    let response = app
+        .gql(
+            Some(&app.admin_token),
+            "{ __schema { types { name fields { name type { kind } } } } }",
+            json!({}),
+        )
+        .await;
+    let mut out = std::collections::HashMap::new();
+    for ty in response.data()["__schema"]["types"].as_array().unwrap() {
+        for field in ty["fields"].as_array().into_iter().flatten() {
+            out.insert(
+                (
+                    ty["name"].as_str().unwrap().to_owned(),
+                    field["name"].as_str().unwrap().to_owned(),
+                ),
+                field["type"]["kind"] == "NON_NULL",
+            );
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_lookups_are_nullable_and_guaranteed_relations_are_not() {
+    each_backend(|app| async move {
+        let types = nullability(&app).await;
+        let non_null = |ty: &str, field: &str| {
+            *types
+                .get(&(ty.to_owned(), field.to_owned()))
+                .unwrap_or_else(|| panic!("{ty}.{field} exists"))
+        };
+        for (ty, field) in [
+            ("QueryRoot", "node"),
+            ("QueryRoot", "event"),
+            ("QueryRoot", "organization"),
+        ] {
+            assert!(!non_null(ty, field), "{ty}.{field} is nullable");
+        }
+        for (ty, field) in [
+            ("Invitation", "event"),
+            ("Invitation", "organization"),
+            ("Application", "event"),
+            ("Application", "organization"),
+            ("Delegation", "event"),
+            ("Delegation", "organization"),
+            ("Delegation", "invitation"),
+            ("Participant", "delegation"),
+            ("Session", "event"),
+            ("Presentation", "session"),
+            ("WebhookEndpoint", "organization"),
+            ("Event", "invitations"),
+            ("Event", "applications"),
+            ("Event", "delegations"),
+            ("Event", "participationSummary"),
+            ("Delegation", "participants"),
+        ] {
+            assert!(non_null(ty, field), "{ty}.{field} is non-null");
+        }
+        // Access may hide these, so they stay nullable.
+        for (ty, field) in [
+            ("Presentation", "delegation"),
+            ("Presentation", "presenter"),
+            ("Event", "heldAlongside"),
+        ] {
+            assert!(!non_null(ty, field), "{ty}.{field} is nullable");
+        }
+    })
+    .await;
+}
+
+#[test]
+fn scalars_are_named_described_and_specified_and_country_codes_documented() {
+    let sdl = embhub::graphql::sdl();
+    assert!(
+        !sdl.contains("NaiveDate"),
+        "no Rust type names in the schema"
+    );
+    assert!(
+        !sdl.contains("Implement the"),
+        "no generated scalar descriptions"
+    );
+    for scalar in ["Date", "DateTime"] {
+        let line = format!(
+            "scalar {scalar} @specifiedBy(url: \"https://datatracker.ietf.org/doc/html/rfc3339"
+        );
+        assert!(sdl.contains(&line), "{scalar} carries @specifiedBy");
+    }
+    // Every countryCode and nationality field says it is ISO 3166-1 alpha-2.
+    let lines: Vec<&str> = sdl.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let field = line.trim_start();
+        if field.starts_with("countryCode:") || field.starts_with("nationality:") {
+            let description = lines[..i]
+                .iter()
+                .rev()
+                .skip(1)
+                .take_while(|l| !l.contains("\"\"\""))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                description.contains("ISO 3166-1 alpha-2"),
+                "line {}: {field} is documented as ISO 3166-1 alpha-2 ({description})",
+                i + 1
+            );
+        }
+    }
+}
