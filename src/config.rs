@@ -8,6 +8,9 @@ use clap::{Args, ValueEnum};
 
 use crate::auth::key_store::KeyEncryptionKey;
 
+mod people;
+pub use people::{PeopleArgs, PeopleSettings, parse_origin};
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -137,6 +140,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+
+    #[command(flatten)]
+    pub people: PeopleArgs,
 }
 
 /// GraphQL subscriptions over WebSocket.
@@ -488,6 +494,8 @@ pub struct Settings {
     pub limits: Limits,
     pub subscriptions: SubscriptionSettings,
     pub webhooks: WebhookSettings,
+    /// Browser origins (CORS) and OpenID Connect issuers.
+    pub people: PeopleSettings,
 }
 
 /// Checked token settings.
@@ -551,6 +559,7 @@ impl Settings {
             limits: Limits::default(),
             subscriptions: SubscriptionSettings::default(),
             webhooks: WebhookSettings::default(),
+            people: PeopleSettings::default(),
         }
     }
 
@@ -590,6 +599,7 @@ impl Settings {
             limits: serve.limits.resolve()?,
             subscriptions: serve.subscriptions.resolve()?,
             webhooks: serve.webhooks.resolve()?,
+            people: serve.people.resolve()?,
         })
     }
 }

@@ -92,6 +92,7 @@ impl Application {
             feed: feed.clone(),
             subscriptions: settings.subscriptions.clone(),
             sockets: Default::default(),
+            cors_origins: Arc::new(settings.people.cors_origins.clone()),
             limits: Arc::new(limits),
         };
         let router = http::router(state);

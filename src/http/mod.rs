@@ -63,19 +63,22 @@ pub struct AppState {
     pub subscriptions: crate::config::SubscriptionSettings,
     /// Open WebSockets per client.
     pub sockets: Arc<subscriptions::SocketCounts>,
+    /// Browser origins answered with CORS headers on `/graphql` (none: no CORS).
+    pub cors_origins: Arc<Vec<String>>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// All routes with request ids, request tracing, metrics, header and time limits.
 pub fn router(state: AppState) -> Router {
+    let mut graphql_route = post(graphql::post_graphql)
+        .get(graphql::get_graphql)
+        .fallback(graphql::other_method);
+    if let Some(cors) = cors_layer(&state.cors_origins) {
+        graphql_route = graphql_route.layer(cors);
+    }
     Router::new()
-        .route(
-            "/graphql",
-            post(graphql::post_graphql)
-                .get(graphql::get_graphql)
-                .fallback(graphql::other_method),
-        )
+        .route("/graphql", graphql_route)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -118,6 +121,33 @@ pub fn router(state: AppState) -> Router {
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+}
+
+/// CORS for consoles served from other origins (tower-http's layer, which answers
+/// preflights itself and adds `Vary: Origin`): only the listed origins, exactly;
+/// for any other origin nothing is reflected, so the browser refuses to hand the
+/// answer to the page. Bearer tokens travel in `Authorization`, never in cookies,
+/// so credentials mode stays off. `None` without origins: no CORS headers at all.
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            // Clients read the request id to report problems, and Retry-After
+            // after a 429 or 503.
+            .expose_headers([REQUEST_ID, header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// A refusal outside the GraphQL endpoint's own negotiation, as a GraphQL-shaped

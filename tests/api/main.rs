@@ -5,6 +5,7 @@
 mod access_matrix;
 mod auth;
 mod changes_since;
+mod cors;
 mod delegations;
 mod events;
 mod fixtures;
