@@ -11,6 +11,11 @@ pub struct PeopleArgs {
     /// None by default: no CORS headers at all.
     #[arg(long, env = "EMBHUB_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+
+    /// JSON file listing the OpenID Connect issuers whose people may sign in (see
+    /// the README's "People: sign-in through your identity provider").
+    #[arg(long, env = "EMBHUB_OIDC_ISSUERS_FILE")]
+    pub oidc_issuers_file: Option<std::path::PathBuf>,
 }
 
 /// Checked settings for people and browsers.
@@ -18,6 +23,8 @@ pub struct PeopleArgs {
 pub struct PeopleSettings {
     /// Exact origins answered with CORS headers (each checked by [`parse_origin`]).
     pub cors_origins: Vec<String>,
+    /// Trusted OpenID Connect issuers.
+    pub oidc_issuers: Vec<crate::auth::oidc::IssuerConfig>,
 }
 
 impl PeopleArgs {
@@ -34,7 +41,14 @@ impl PeopleArgs {
                 cors_origins.push(origin);
             }
         }
-        Ok(PeopleSettings { cors_origins })
+        let oidc_issuers = match &self.oidc_issuers_file {
+            Some(path) => crate::auth::oidc::IssuerConfig::load_file(path)?,
+            None => Vec::new(),
+        };
+        Ok(PeopleSettings {
+            cors_origins,
+            oidc_issuers,
+        })
     }
 }
 

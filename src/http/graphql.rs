@@ -115,8 +115,9 @@ fn unauthenticated(reason: &'static str, response_type: ResponseType) -> Answer 
     answer
 }
 
-/// Verifies the bearer token's signature and claims (no database access).
-fn verify_token(
+/// Verifies the bearer token's signature and claims (no database access for
+/// API clients; a person's first use of a token records their sign-in).
+async fn verify_token(
     state: &AppState,
     headers: &HeaderMap,
     response_type: ResponseType,
@@ -133,26 +134,33 @@ fn verify_token(
         })
         .map(str::trim)
         .ok_or_else(|| Box::new(unauthenticated("expected a Bearer token", response_type)))?;
-    state.tokens.verify(token).map_err(|rejection| {
-        tracing::info!(reason = rejection.as_str(), "access token refused");
-        Box::new(unauthenticated(
-            "invalid or expired access token",
-            response_type,
-        ))
-    })
+    match super::people::authenticate(state, token).await {
+        Ok((caller, _)) => Ok(caller),
+        Err(super::people::AuthFailure::Rejected(rejection)) => {
+            tracing::info!(reason = rejection.as_str(), "access token refused");
+            Err(Box::new(unauthenticated(
+                "invalid or expired access token",
+                response_type,
+            )))
+        }
+        Err(super::people::AuthFailure::Failed(err)) => {
+            Err(Box::new(Answer::error(err, response_type)))
+        }
+    }
 }
 
 /// Whether the token's client is still active (cached; see `RevocationCache`).
+/// A person's token is the issuer's to revoke: it is short-lived and checked
+/// against the issuer's keys.
 async fn check_active(
     state: &AppState,
     caller: &Caller,
     response_type: ResponseType,
 ) -> Result<(), Box<Answer>> {
-    match state
-        .revocations
-        .is_active(&state.db, caller.client_id)
-        .await
-    {
+    let Some(client_id) = caller.api_client_id() else {
+        return Ok(());
+    };
+    match state.revocations.is_active(&state.db, client_id).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Box::new(unauthenticated(
             "invalid or expired access token",
@@ -403,7 +411,7 @@ async fn handle(state: &AppState, request: Request, via_get: bool) -> (Answer, R
     if !via_get && let Err(rejection) = protocol::check_content_type(&parts.headers) {
         return (Answer::rejection(rejection, response_type), response_type);
     }
-    let caller = match verify_token(state, &parts.headers, response_type) {
+    let caller = match verify_token(state, &parts.headers, response_type).await {
         Ok(caller) => caller,
         Err(answer) => return (*answer, response_type),
     };

@@ -4,6 +4,7 @@ mod graphql;
 mod health;
 pub mod metrics;
 mod oauth;
+pub mod people;
 pub mod protocol;
 pub mod rate_limit;
 pub mod subscriptions;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub sockets: Arc<subscriptions::SocketCounts>,
     /// Browser origins answered with CORS headers on `/graphql` (none: no CORS).
     pub cors_origins: Arc<Vec<String>>,
+    /// Trusted OpenID Connect issuers and the person tokens already verified.
+    pub people: Arc<people::PeopleAuth>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -18,6 +18,7 @@ mod one_statement;
 pub mod organizations;
 pub mod pagination;
 pub mod participants;
+pub mod people;
 pub mod presentations;
 mod search;
 pub mod sessions;

@@ -20,6 +20,7 @@ mod organizations;
 mod pagination;
 mod participation;
 mod participation_rules;
+mod people;
 mod rate_limits;
 mod resilience;
 mod schema;
