@@ -873,6 +873,14 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_file_is_valid() {
+        let example = include_str!("../../config/oidc-issuers.example.json");
+        let issuers = IssuerConfig::from_json(example).unwrap();
+        assert_eq!(issuers.len(), 2);
+        assert_eq!(issuers[1].token_types.len(), 3);
+    }
+
+    #[test]
     fn http_is_allowed_only_to_this_machine() {
         assert!(check_fetchable("http://127.0.0.1:9000/jwks", "x").is_ok());
         assert!(check_fetchable("http://localhost/jwks", "x").is_ok());

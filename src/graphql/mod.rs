@@ -6,6 +6,7 @@
 
 mod application;
 mod audit;
+mod calendar;
 mod connection;
 mod context;
 mod delegation;
@@ -33,6 +34,7 @@ use crate::service::{
 };
 use application::{Application, ApplicationMutation, ApplicationQuery};
 use audit::AuditQuery;
+use calendar::{CalendarMutation, CalendarQuery};
 use context::service;
 use delegation::{Delegation, DelegationMutation, DelegationQuery, Participant};
 use event::{Event, EventMutation, EventQuery};
@@ -145,6 +147,7 @@ pub struct QueryRoot(
     DelegationQuery,
     AuditQuery,
     WebhookQuery,
+    CalendarQuery,
 );
 
 /// Every mutation.
@@ -158,6 +161,7 @@ pub struct MutationRoot(
     DelegationMutation,
     PresentationMutation,
     WebhookMutation,
+    CalendarMutation,
 );
 
 /// Runs one operation for any transport, after the transport has checked it with

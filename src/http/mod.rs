@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, shared state and cross-cutting layers.
 
+mod calendar;
 mod graphql;
 mod health;
 pub mod metrics;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/oauth/token", post(oauth::token))
         .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route("/calendar/{file}", get(calendar::feed))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.limits.max_body_bytes,
         ))
@@ -106,10 +108,17 @@ pub fn router(state: AppState) -> Router {
                     .unwrap_or("-");
                 // The path only: a GET's query string carries the GraphQL document
                 // and variables, which may hold participants' personal data.
+                // A calendar feed's path is its secret: never logged.
+                let path = request.uri().path();
+                let path = if path.starts_with("/calendar/") {
+                    "/calendar/…"
+                } else {
+                    path
+                };
                 tracing::info_span!(
                     "request",
                     method = %request.method(),
-                    path = %request.uri().path(),
+                    path = %path,
                     request_id = %request_id,
                     client_id = tracing::field::Empty,
                     operation = tracing::field::Empty,

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod applications;
 pub mod audit;
+pub mod calendar;
 pub mod changes;
 pub mod clients;
 pub mod delegations;

@@ -4,6 +4,7 @@
 
 mod access_matrix;
 mod auth;
+mod calendar;
 mod changes_since;
 mod cors;
 mod delegations;
