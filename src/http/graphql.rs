@@ -9,12 +9,11 @@
 
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Variables};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 
 use super::protocol::{self, GraphqlParams, PostBody, ResponseType};
@@ -514,35 +513,9 @@ pub async fn get_graphql(State(state): State<AppState>, request: Request) -> Res
         .is_some_and(|accept| accept.contains("text/html"));
     let has_query = request.uri().query().is_some_and(|q| !q.is_empty());
     if wants_html && !has_query && state.graphiql {
-        return graphiql_page();
+        return super::graphiql::page();
     }
     respond(state, request, true).await
-}
-
-/// The GraphiQL page, locked down: it may load GraphiQL from its CDN and talk to
-/// this server only, and no other site may frame it (clickjacking a console that
-/// holds a token).
-fn graphiql_page() -> Response {
-    const POLICY: &str = "default-src 'none'; \
-        script-src 'self' 'unsafe-inline' https://unpkg.com; \
-        style-src 'self' 'unsafe-inline' https://unpkg.com; \
-        font-src 'self' data: https://unpkg.com; \
-        img-src 'self' data:; \
-        connect-src 'self'; \
-        worker-src 'self' blob:; \
-        base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-    let mut response = Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(POLICY),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
 }
 
 /// Any other method: 405 with `Allow`.

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state and cross-cutting layers.
 
 mod calendar;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod metrics;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/token", post(oauth::token))
         .route("/.well-known/jwks.json", get(oauth::jwks))
         .route("/calendar/{file}", get(calendar::feed))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.limits.max_body_bytes,
         ))

@@ -10,6 +10,7 @@ mod cors;
 mod delegations;
 mod events;
 mod fixtures;
+mod graphiql;
 mod helpers;
 mod http_protocol;
 mod input_validation;
