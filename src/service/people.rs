@@ -3,8 +3,7 @@
 //! embhub keeps no password for them. On each new token the person is recorded
 //! (issuer and `sub`, with the name and email the issuer gave), in the
 //! organization the issuer's configuration puts them in; from then on their
-//! changes are audited under their name. Who may see a person: they themselves
-//! and the people and clients of their own organization.
+//! changes are audited under their name (`audit_entries.actor_person_id`).
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
@@ -87,18 +86,4 @@ pub async fn me(cx: &ServiceContext) -> AppResult<Option<person::Model>> {
         return Ok(None);
     };
     Ok(person::Entity::find_by_id(id).one(&cx.db).await?)
-}
-
-/// The people among `ids` the caller may see: those of its own organization
-/// (an audit log shows who changed a record; names of other organizations'
-/// staff are theirs to share).
-pub async fn visible(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<person::Model>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(person::Entity::find()
-        .filter(person::Column::Id.is_in(ids.iter().copied()))
-        .filter(person::Column::OrganizationId.eq(cx.caller().organization_id))
-        .all(&cx.db)
-        .await?)
 }
