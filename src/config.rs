@@ -8,6 +8,9 @@ use clap::{Args, ValueEnum};
 
 use crate::auth::key_store::KeyEncryptionKey;
 
+mod people;
+pub use people::{PeopleArgs, PeopleSettings, parse_origin};
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -148,6 +151,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+
+    #[command(flatten)]
+    pub people: PeopleArgs,
 }
 
 /// GraphQL subscriptions over WebSocket.
@@ -499,6 +505,8 @@ pub struct Settings {
     pub limits: Limits,
     pub subscriptions: SubscriptionSettings,
     pub webhooks: WebhookSettings,
+    /// Browser origins (CORS) and OpenID Connect issuers.
+    pub people: PeopleSettings,
     pub personal_data: PersonalDataSettings,
 }
 
@@ -591,6 +599,7 @@ impl Settings {
             limits: Limits::default(),
             subscriptions: SubscriptionSettings::default(),
             webhooks: WebhookSettings::default(),
+            people: PeopleSettings::default(),
             personal_data: PersonalDataSettings::new(None),
         }
     }
@@ -634,6 +643,7 @@ impl Settings {
             limits: serve.limits.resolve()?,
             subscriptions: serve.subscriptions.resolve()?,
             webhooks: serve.webhooks.resolve()?,
+            people: serve.people.resolve()?,
             personal_data: PersonalDataSettings {
                 retention_days: serve.personal_data_retention_days,
                 ..PersonalDataSettings::new(db.data_key_file.clone())

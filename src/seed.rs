@@ -482,6 +482,7 @@ fn acting_as(
             client_id: Uuid::nil(),
             organization_id: organization.id,
             roles: vec![role],
+            person_id: None,
         },
         Some("seed".to_owned()),
         crate::feed::ChangeFeed::detached(),

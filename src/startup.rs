@@ -88,6 +88,18 @@ impl Application {
             settings.auth.audience.clone(),
             settings.auth.token_ttl,
         );
+        if let Some(clash) = settings
+            .people
+            .oidc_issuers
+            .iter()
+            .find(|i| i.issuer == settings.auth.issuer)
+        {
+            anyhow::bail!(
+                "the OpenID Connect issuer {:?} is embhub's own token issuer (EMBHUB_TOKEN_ISSUER)",
+                clash.issuer
+            );
+        }
+        let people = crate::auth::oidc::OidcIssuers::new(settings.people.oidc_issuers.clone())?;
         let limits = settings.limits.clone();
         let (feed, feed_tasks) = ChangeFeed::start(db.clone(), settings.subscriptions.buffer);
         let webhook_urls =
@@ -117,6 +129,8 @@ impl Application {
             feed: feed.clone(),
             subscriptions: settings.subscriptions.clone(),
             sockets: Default::default(),
+            cors_origins: Arc::new(settings.people.cors_origins.clone()),
+            people: Arc::new(http::people::PeopleAuth::new(people)),
             limits: Arc::new(limits),
             personal_data: personal_data.clone(),
         };

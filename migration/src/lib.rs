@@ -23,6 +23,7 @@ mod m20261128_000013_one_head_per_delegation;
 mod m20261201_000014_webhook_outbox;
 mod m20261201_000016_updated_at_indexes;
 mod m20261201_000017_token_signing_keys;
+mod m20261202_000018_people_and_calendar_feeds;
 mod m20261202_000019_personal_data;
 
 /// Applies or rolls back embhub's migrations, in order.
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_webhook_outbox::Migration),
             Box::new(m20261201_000016_updated_at_indexes::Migration),
             Box::new(m20261201_000017_token_signing_keys::Migration),
+            Box::new(m20261202_000018_people_and_calendar_feeds::Migration),
             Box::new(m20261202_000019_personal_data::Migration),
         ]
     }

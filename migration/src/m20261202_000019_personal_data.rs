@@ -61,12 +61,7 @@ async fn add_column(
     column: ColumnDef,
 ) -> Result<(), DbErr> {
     manager
-        .alter_table(
-            Table::alter()
-                .table(table)
-                .add_column(column)
-                .take(),
-        )
+        .alter_table(Table::alter().table(table).add_column(column).take())
         .await
 }
 

@@ -37,19 +37,33 @@ impl Role {
     }
 }
 
-/// The authenticated API client behind a request.
+/// The authenticated API client or person behind a request.
 ///
 /// Built only from a verified access token (or, for CLI commands, from the operator
 /// acting locally), never from client input; the service layer decides every access
 /// question from it and the record at hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    /// Who is calling: the API client's id, or, when [`Caller::person_id`] is set,
+    /// the person's. Rate limits, socket counts and logs key on it.
     pub client_id: Uuid,
     pub organization_id: Uuid,
     pub roles: Vec<Role>,
+    /// Set when a person signed in through a trusted OpenID Connect issuer is
+    /// calling (their `people` row); `None` for an API client.
+    pub person_id: Option<Uuid>,
 }
 
 impl Caller {
+    /// The API client calling, or `None` for a person: what `*_client_id` columns
+    /// and client revocation refer to.
+    pub fn api_client_id(&self) -> Option<Uuid> {
+        match self.person_id {
+            None => Some(self.client_id),
+            Some(_) => None,
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

@@ -4,6 +4,7 @@
 mod caller;
 pub mod key_store;
 pub mod keys;
+pub mod oidc;
 pub mod tokens;
 
 pub use caller::{Caller, Role};

@@ -49,6 +49,12 @@ pub enum TokenRejection {
     Invalid,
     /// Issued in the future, or valid for longer than we ever issue.
     Implausible,
+    /// From an issuer that is neither embhub nor a trusted OpenID Connect issuer.
+    UnknownIssuer,
+    /// A person's token whose claims map to no embhub role.
+    NoRoles,
+    /// A person's token naming no organization embhub knows.
+    NoOrganization,
 }
 
 impl TokenRejection {
@@ -60,6 +66,9 @@ impl TokenRejection {
             TokenRejection::UnknownKey => "unknown signing key",
             TokenRejection::Invalid => "invalid signature or claims",
             TokenRejection::Implausible => "issued in the future or with too long a lifetime",
+            TokenRejection::UnknownIssuer => "unknown issuer",
+            TokenRejection::NoRoles => "no role granted by the token's claims",
+            TokenRejection::NoOrganization => "the token names no known organization",
         }
     }
 }
@@ -227,6 +236,7 @@ impl TokenService {
                 client_id,
                 organization_id: claims.org,
                 roles: claims.roles,
+                person_id: None,
             },
             claims.exp,
         ))

@@ -7,6 +7,9 @@ pub struct Model {
     pub id: Uuid,
     pub actor_client_id: Option<Uuid>,
     pub actor_organization_id: Option<Uuid>,
+    /// The person who made the change (signed in through OpenID Connect); null
+    /// for an API client or the system.
+    pub actor_person_id: Option<Uuid>,
     pub action: String,
     pub entity_type: String,
     pub entity_id: Uuid,

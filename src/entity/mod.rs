@@ -6,6 +6,7 @@
 pub mod api_client;
 pub mod application;
 pub mod audit_entry;
+pub mod calendar_feed;
 pub mod data_key;
 pub mod delegation;
 pub mod event;
@@ -14,6 +15,7 @@ pub mod event_date_change;
 pub mod invitation;
 pub mod organization;
 pub mod participant;
+pub mod person;
 pub mod presentation;
 pub mod session;
 pub mod token_signing_key;

@@ -6,6 +6,7 @@
 
 mod application;
 mod audit;
+mod calendar;
 mod connection;
 mod context;
 mod delegation;
@@ -18,6 +19,7 @@ pub mod limits;
 pub mod loaders;
 mod nested;
 mod organization;
+mod person;
 mod personal_data;
 mod prefetch;
 mod presentation;
@@ -30,11 +32,12 @@ use async_graphql::{Context, ID, Interface, MergedObject, Object, Result, Schema
 
 use crate::auth::Role;
 use crate::service::{
-    applications, delegations, events, invitations, organizations, participants, presentations,
-    sessions,
+    applications, delegations, events, invitations, organizations, participants, people,
+    presentations, sessions,
 };
 use application::{Application, ApplicationMutation, ApplicationQuery};
 use audit::AuditQuery;
+use calendar::{CalendarMutation, CalendarQuery};
 use context::service;
 use delegation::{Delegation, DelegationMutation, DelegationQuery, Participant};
 use event::{Event, EventMutation, EventQuery};
@@ -66,11 +69,15 @@ pub enum Node {
     Presentation(Presentation),
 }
 
-/// The API client making the request.
+/// Who is making the request: an API client, or a person signed in through a
+/// trusted OpenID Connect issuer.
 #[derive(SimpleObject)]
 pub struct Viewer {
-    /// Global id of the API client.
-    client_id: ID,
+    /// Global id of the API client; null when a person is calling.
+    client_id: Option<ID>,
+    /// The person calling, signed in through their organization's identity
+    /// provider; null for an API client.
+    person: Option<person::Person>,
     /// The organization the client acts for.
     organization: Organization,
     /// What the client may do.
@@ -82,13 +89,16 @@ pub struct CoreQuery;
 
 #[Object]
 impl CoreQuery {
-    /// The calling client, its organization and roles.
+    /// The calling client or person, its organization and roles.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
         let cx = service(ctx)?;
         let caller = cx.caller();
         let organization = organizations::get(cx, caller.organization_id).await?;
         Ok(Viewer {
-            client_id: ids::encode(NodeType::ApiClient, caller.client_id),
+            client_id: caller
+                .api_client_id()
+                .map(|id| ids::encode(NodeType::ApiClient, id)),
+            person: people::me(cx).await?.map(person::Person),
             organization: Organization(organization),
             roles: caller.roles.clone(),
         })
@@ -142,6 +152,7 @@ pub struct QueryRoot(
     DelegationQuery,
     AuditQuery,
     WebhookQuery,
+    CalendarQuery,
 );
 
 /// Every mutation.
@@ -155,6 +166,7 @@ pub struct MutationRoot(
     DelegationMutation,
     PresentationMutation,
     WebhookMutation,
+    CalendarMutation,
     PersonalDataMutation,
 );
 

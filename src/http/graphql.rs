@@ -9,12 +9,11 @@
 
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Variables};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 
 use super::protocol::{self, GraphqlParams, PostBody, ResponseType};
@@ -115,8 +114,9 @@ fn unauthenticated(reason: &'static str, response_type: ResponseType) -> Answer 
     answer
 }
 
-/// Verifies the bearer token's signature and claims (no database access).
-fn verify_token(
+/// Verifies the bearer token's signature and claims (no database access for
+/// API clients; a person's first use of a token records their sign-in).
+async fn verify_token(
     state: &AppState,
     headers: &HeaderMap,
     response_type: ResponseType,
@@ -133,26 +133,33 @@ fn verify_token(
         })
         .map(str::trim)
         .ok_or_else(|| Box::new(unauthenticated("expected a Bearer token", response_type)))?;
-    state.tokens.verify(token).map_err(|rejection| {
-        tracing::info!(reason = rejection.as_str(), "access token refused");
-        Box::new(unauthenticated(
-            "invalid or expired access token",
-            response_type,
-        ))
-    })
+    match super::people::authenticate(state, token).await {
+        Ok((caller, _)) => Ok(caller),
+        Err(super::people::AuthFailure::Rejected(rejection)) => {
+            tracing::info!(reason = rejection.as_str(), "access token refused");
+            Err(Box::new(unauthenticated(
+                "invalid or expired access token",
+                response_type,
+            )))
+        }
+        Err(super::people::AuthFailure::Failed(err)) => {
+            Err(Box::new(Answer::error(err, response_type)))
+        }
+    }
 }
 
 /// Whether the token's client is still active (cached; see `RevocationCache`).
+/// A person's token is the issuer's to revoke: it is short-lived and checked
+/// against the issuer's keys.
 async fn check_active(
     state: &AppState,
     caller: &Caller,
     response_type: ResponseType,
 ) -> Result<(), Box<Answer>> {
-    match state
-        .revocations
-        .is_active(&state.db, caller.client_id)
-        .await
-    {
+    let Some(client_id) = caller.api_client_id() else {
+        return Ok(());
+    };
+    match state.revocations.is_active(&state.db, client_id).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Box::new(unauthenticated(
             "invalid or expired access token",
@@ -404,7 +411,7 @@ async fn handle(state: &AppState, request: Request, via_get: bool) -> (Answer, R
     if !via_get && let Err(rejection) = protocol::check_content_type(&parts.headers) {
         return (Answer::rejection(rejection, response_type), response_type);
     }
-    let caller = match verify_token(state, &parts.headers, response_type) {
+    let caller = match verify_token(state, &parts.headers, response_type).await {
         Ok(caller) => caller,
         Err(answer) => return (*answer, response_type),
     };
@@ -507,35 +514,9 @@ pub async fn get_graphql(State(state): State<AppState>, request: Request) -> Res
         .is_some_and(|accept| accept.contains("text/html"));
     let has_query = request.uri().query().is_some_and(|q| !q.is_empty());
     if wants_html && !has_query && state.graphiql {
-        return graphiql_page();
+        return super::graphiql::page();
     }
     respond(state, request, true).await
-}
-
-/// The GraphiQL page, locked down: it may load GraphiQL from its CDN and talk to
-/// this server only, and no other site may frame it (clickjacking a console that
-/// holds a token).
-fn graphiql_page() -> Response {
-    const POLICY: &str = "default-src 'none'; \
-        script-src 'self' 'unsafe-inline' https://unpkg.com; \
-        style-src 'self' 'unsafe-inline' https://unpkg.com; \
-        font-src 'self' data: https://unpkg.com; \
-        img-src 'self' data:; \
-        connect-src 'self'; \
-        worker-src 'self' blob:; \
-        base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-    let mut response = Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(POLICY),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
 }
 
 /// Any other method: 405 with `Allow`.

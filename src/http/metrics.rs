@@ -264,6 +264,7 @@ fn route_label(path: &str) -> &'static str {
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        _ if path.starts_with("/calendar/") => "/calendar",
         _ => "other",
     }
 }

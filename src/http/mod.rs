@@ -1,9 +1,12 @@
 //! The HTTP surface: routes, shared state and cross-cutting layers.
 
+mod calendar;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod metrics;
 mod oauth;
+pub mod people;
 pub mod protocol;
 pub mod rate_limit;
 pub mod subscriptions;
@@ -63,6 +66,10 @@ pub struct AppState {
     pub subscriptions: crate::config::SubscriptionSettings,
     /// Open WebSockets per client.
     pub sockets: Arc<subscriptions::SocketCounts>,
+    /// Browser origins answered with CORS headers on `/graphql` (none: no CORS).
+    pub cors_origins: Arc<Vec<String>>,
+    /// Trusted OpenID Connect issuers and the person tokens already verified.
+    pub people: Arc<people::PeopleAuth>,
     /// Seal and open participants' personal data, and how long it is kept.
     pub personal_data: crate::service::personal_data::PersonalData,
 }
@@ -71,18 +78,21 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// All routes with request ids, request tracing, metrics, header and time limits.
 pub fn router(state: AppState) -> Router {
+    let mut graphql_route = post(graphql::post_graphql)
+        .get(graphql::get_graphql)
+        .fallback(graphql::other_method);
+    if let Some(cors) = cors_layer(&state.cors_origins) {
+        graphql_route = graphql_route.layer(cors);
+    }
     Router::new()
-        .route(
-            "/graphql",
-            post(graphql::post_graphql)
-                .get(graphql::get_graphql)
-                .fallback(graphql::other_method),
-        )
+        .route("/graphql", graphql_route)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/oauth/token", post(oauth::token))
         .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route("/calendar/{file}", get(calendar::feed))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.limits.max_body_bytes,
         ))
@@ -102,10 +112,17 @@ pub fn router(state: AppState) -> Router {
                     .unwrap_or("-");
                 // The path only: a GET's query string carries the GraphQL document
                 // and variables, which may hold participants' personal data.
+                // A calendar feed's path is its secret: never logged.
+                let path = request.uri().path();
+                let path = if path.starts_with("/calendar/") {
+                    "/calendar/…"
+                } else {
+                    path
+                };
                 tracing::info_span!(
                     "request",
                     method = %request.method(),
-                    path = %request.uri().path(),
+                    path = %path,
                     request_id = %request_id,
                     client_id = tracing::field::Empty,
                     operation = tracing::field::Empty,
@@ -120,6 +137,33 @@ pub fn router(state: AppState) -> Router {
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+}
+
+/// CORS for consoles served from other origins (tower-http's layer, which answers
+/// preflights itself and adds `Vary: Origin`): only the listed origins, exactly;
+/// for any other origin nothing is reflected, so the browser refuses to hand the
+/// answer to the page. Bearer tokens travel in `Authorization`, never in cookies,
+/// so credentials mode stays off. `None` without origins: no CORS headers at all.
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            // Clients read the request id to report problems, and Retry-After
+            // after a 429 or 503.
+            .expose_headers([REQUEST_ID, header::RETRY_AFTER, header::WWW_AUTHENTICATE])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// A refusal outside the GraphQL endpoint's own negotiation, as a GraphQL-shaped

@@ -237,7 +237,7 @@ impl Connection {
 
         let closing: Option<Closing> = loop {
             let expires_at = session.as_ref().map(|s| s.expires_at);
-            let client_id = session.as_ref().map(|s| s.caller.client_id);
+            let client_id = session.as_ref().and_then(|s| s.caller.api_client_id());
             let expiry = async move {
                 match expires_at {
                     Some(at) => tokio::time::sleep(until_unix(at)).await,
@@ -294,7 +294,7 @@ impl Connection {
                                 break Some(Closing(close::TOO_MANY_INITIALISATION_REQUESTS, "Too many initialisation requests"));
                             }
                             init_received = true;
-                            match self.authenticate(payload.as_ref(), &settings) {
+                            match self.authenticate(payload.as_ref(), &settings).await {
                                 Ok(authenticated) => session = Some(authenticated),
                                 Err(closing) => break Some(closing),
                             }
@@ -358,7 +358,7 @@ impl Connection {
 
     /// Checks the token of `connection_init` (or of the upgrade request) and the
     /// client's socket allowance.
-    fn authenticate(
+    async fn authenticate(
         &self,
         payload: Option<&Value>,
         settings: &SubscriptionSettings,
@@ -379,16 +379,20 @@ impl Connection {
             .or_else(|| authorization.strip_prefix("bearer "))
             .unwrap_or(authorization)
             .trim();
-        let (caller, expires_at) = self.state.tokens.verify_until(token).map_err(|rejection| {
-            tracing::info!(
-                reason = rejection.as_str(),
-                "WebSocket access token refused"
-            );
-            Closing(
-                close::FORBIDDEN,
-                "Forbidden: invalid or expired access token",
-            )
-        })?;
+        let (caller, expires_at) = super::people::authenticate(&self.state, token)
+            .await
+            .map_err(|failure| {
+                if let super::people::AuthFailure::Rejected(rejection) = &failure {
+                    tracing::info!(
+                        reason = rejection.as_str(),
+                        "WebSocket access token refused"
+                    );
+                }
+                Closing(
+                    close::FORBIDDEN,
+                    "Forbidden: invalid or expired access token",
+                )
+            })?;
         let slot = self
             .state
             .sockets
@@ -505,11 +509,12 @@ async fn prepare(
         state.metrics.record_rate_limited("graphql-ws");
         return Err(Rejection::RateLimited { retry_after_secs }.to_json());
     }
-    match state
-        .revocations
-        .is_active(&state.db, caller.client_id)
-        .await
-    {
+    let active = match caller.api_client_id() {
+        Some(client_id) => state.revocations.is_active(&state.db, client_id).await,
+        // A person's token is the issuer's to revoke.
+        None => Ok(true),
+    };
+    match active {
         Ok(true) => {}
         Ok(false) => {
             return Err(AppError::Unauthenticated {

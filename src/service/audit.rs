@@ -47,7 +47,8 @@ pub struct Change<'a> {
 fn entry(cx: Option<&ServiceContext>, change: Change<'_>) -> audit_entry::ActiveModel {
     audit_entry::ActiveModel {
         id: Set(Uuid::now_v7()),
-        actor_client_id: Set(cx.map(|cx| cx.caller.client_id)),
+        actor_client_id: Set(cx.and_then(|cx| cx.caller.api_client_id())),
+        actor_person_id: Set(cx.and_then(|cx| cx.caller.person_id)),
         actor_organization_id: Set(cx.map(|cx| cx.caller.organization_id)),
         action: Set(change.action.to_owned()),
         entity_type: Set(change.entity_type.to_owned()),

@@ -825,7 +825,7 @@ pub async fn reschedule(cx: &ServiceContext, id: Uuid, change: Reschedule) -> Ap
         new_end_date: Set(dates.end()),
         new_date_status: Set(change.date_status),
         reason: Set(reason),
-        changed_by_client_id: Set(Some(cx.caller.client_id)),
+        changed_by_client_id: Set(cx.caller.api_client_id()),
         created_at: Set(Utc::now()),
     }
     .insert(&txn)
@@ -1017,7 +1017,7 @@ pub async fn transition(
                 new_end_date: Set(current.end_date),
                 new_date_status: Set(DateStatus::ToBeConfirmed),
                 reason: Set(reason.clone().unwrap_or_default()),
-                changed_by_client_id: Set(Some(cx.caller().client_id)),
+                changed_by_client_id: Set(cx.caller().api_client_id()),
                 created_at: Set(Utc::now()),
             }
             .insert(&txn)

@@ -470,7 +470,7 @@ pub async fn invite(
             id: Set(Uuid::now_v7()),
             event_id: Set(event_id),
             organization_id: Set(*org),
-            sent_by_client_id: Set(Some(cx.caller().client_id)),
+            sent_by_client_id: Set(cx.caller().api_client_id()),
             status: Set(status),
             seats_offered: Set(offer.seats_offered),
             funded_seats: Set(offer.funded_seats),
@@ -609,7 +609,7 @@ pub async fn send(
     let mut active: ActiveModel = current.clone().into();
     active.status = Set(InvitationStatus::Sent);
     active.sent_at = Set(Some(Utc::now()));
-    active.sent_by_client_id = Set(Some(cx.caller().client_id));
+    active.sent_by_client_id = Set(cx.caller().api_client_id());
     let updated = save(&txn, &current, active).await?;
     record(&txn, cx, "invitation.send", Some(&current), &updated).await?;
     cx.commit(txn).await?;
@@ -877,7 +877,7 @@ pub(crate) async fn accept_application(
         id: Set(Uuid::now_v7()),
         event_id: Set(event.id),
         organization_id: Set(organization_id),
-        sent_by_client_id: Set(Some(cx.caller().client_id)),
+        sent_by_client_id: Set(cx.caller().api_client_id()),
         status: Set(InvitationStatus::Accepted),
         seats_offered: Set(offer.seats_offered),
         funded_seats: Set(offer.funded_seats),

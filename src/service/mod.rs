@@ -8,6 +8,7 @@
 pub mod access;
 pub mod applications;
 pub mod audit;
+pub mod calendar;
 pub mod changes;
 pub mod clients;
 pub mod delegations;
@@ -19,6 +20,7 @@ mod one_statement;
 pub mod organizations;
 pub mod pagination;
 pub mod participants;
+pub mod people;
 pub mod personal_data;
 pub mod presentations;
 mod search;

@@ -126,7 +126,8 @@ where
     let audit_id = Uuid::now_v7();
     let audit_values = [
         params.push(audit_id),
-        params.push(caller.client_id),
+        params.push(caller.api_client_id()),
+        params.push(caller.person_id),
         params.push(caller.organization_id),
         params.push(change.action),
         params.push(change.entity_type),
@@ -137,7 +138,7 @@ where
         "WITH before_row AS ({select}), \
          after_row AS (UPDATE {table} SET {assignments} FROM before_row \
              WHERE {table}.\"id\" = before_row.\"id\"{version_check} RETURNING {table}.*), \
-         audit AS (INSERT INTO \"audit_entries\" (\"id\", \"actor_client_id\", \
+         audit AS (INSERT INTO \"audit_entries\" (\"id\", \"actor_client_id\", \"actor_person_id\", \
              \"actor_organization_id\", \"action\", \"entity_type\", \"entity_id\", \"before\", \
              \"after\", \"request_id\", \"created_at\") \
              SELECT {audit}, after_row.\"id\", {before}, {after}, {request_id}, {created_at} \

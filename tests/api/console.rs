@@ -122,7 +122,9 @@ fn check_summaries(events: &Value) -> BTreeMap<String, u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_participation_summary_equals_what_listing_counts() {
     each_backend(|app| async move {
-        embhub::seed::demo(&app.db).await.expect("demo seed");
+        embhub::seed::demo(&app.db, &app.personal_data)
+            .await
+            .expect("demo seed");
         let nec = demo_org(&app, "NEC").await;
         let host_id = embhub::graphql::global_id("Organization", nec);
 
@@ -205,7 +207,7 @@ fn id_at<'a>(value: &'a Value, path: &[&str]) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_operation_validates_and_runs_on_the_demo_world() {
     each_backend(|app| async move {
-        embhub::seed::demo(&app.db).await.expect("demo seed");
+        embhub::seed::demo(&app.db, &app.personal_data).await.expect("demo seed");
         let examples = examples();
         assert!(examples.len() >= 12, "at least 12 examples: {:?}", examples.keys());
         let nec = demo_org(&app, "NEC").await;
@@ -303,7 +305,9 @@ async fn every_example_operation_validates_and_runs_on_the_demo_world() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_or_invisible_id_is_null_with_not_found_and_keeps_the_rest_of_data() {
     each_backend(|app| async move {
-        embhub::seed::demo(&app.db).await.expect("demo seed");
+        embhub::seed::demo(&app.db, &app.personal_data)
+            .await
+            .expect("demo seed");
         let nec = demo_org(&app, "NEC").await;
         let coordinator = app.token_for(nec, &[Role::Coordinator]).await;
         let drafts = app

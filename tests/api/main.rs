@@ -4,11 +4,14 @@
 
 mod access_matrix;
 mod auth;
+mod calendar;
 mod changes_since;
 mod console;
+mod cors;
 mod delegations;
 mod events;
 mod fixtures;
+mod graphiql;
 mod helpers;
 mod http_protocol;
 mod input_validation;
@@ -20,6 +23,7 @@ mod organizations;
 mod pagination;
 mod participation;
 mod participation_rules;
+mod people;
 mod personal_data;
 mod rate_limits;
 mod resilience;

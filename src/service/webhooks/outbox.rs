@@ -304,6 +304,7 @@ mod tests {
         audit_entry::Model {
             id: Uuid::now_v7(),
             actor_client_id: None,
+            actor_person_id: None,
             actor_organization_id: None,
             action: "participant.add".into(),
             entity_type: entity_type.into(),
