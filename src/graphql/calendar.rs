@@ -1,9 +1,9 @@
 //! GraphQL surface of calendar feeds. Access and rules are in
 //! [`crate::service::calendar`].
 
+use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::context::service;
@@ -38,12 +38,12 @@ impl CalendarFeed {
         self.0.label.as_deref()
     }
     /// When it was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When it was revoked; its URL answers 404 since. Null while it works.
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.revoked_at
+    async fn revoked_at(&self) -> Option<IsoDateTime> {
+        self.0.revoked_at.map(IsoDateTime)
     }
 }
 

@@ -1,7 +1,7 @@
 //! GraphQL surface of people (staff signed in through their identity provider).
 
+use super::scalars::IsoDateTime;
 use async_graphql::{ID, Object};
-use chrono::{DateTime, Utc};
 
 use crate::entity::person;
 
@@ -34,11 +34,11 @@ impl Person {
         self.0.email.as_deref()
     }
     /// When they first signed in.
-    async fn first_seen_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn first_seen_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.created_at)
     }
     /// When they last signed in with a new token.
-    async fn last_seen_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn last_seen_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.updated_at)
     }
 }

@@ -3,7 +3,9 @@
 //! `service::personal_data`.
 
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
+
+use super::scalars::{IsoDate, IsoDateTime};
 
 use super::context::service;
 use super::delegation::Participant;
@@ -34,7 +36,7 @@ impl PersonalDataMutation {
         let data = requests::export(service(ctx)?, id).await?;
         Ok(ExportPersonalDataPayload {
             participant_id: input.participant_id,
-            exported_at: Utc::now(),
+            exported_at: IsoDateTime(Utc::now()),
             data: Json(data),
         })
     }
@@ -74,7 +76,7 @@ impl PersonalDataMutation {
         Ok(SetPersonalDataRetentionPayload {
             event_id: ids::encode(NodeType::Event, retention.event_id),
             days: i32::try_from(retention.days).unwrap_or(i32::MAX),
-            kept_until: retention.kept_until,
+            kept_until: IsoDate(retention.kept_until),
         })
     }
 }
@@ -92,7 +94,7 @@ pub struct ExportPersonalDataPayload {
     /// The participant.
     participant_id: ID,
     /// When the export was made.
-    exported_at: DateTime<Utc>,
+    exported_at: IsoDateTime,
     /// The document: `participant` (every field), `delegation`, `organization`,
     /// `event`, `retention` (`personalDataKeptUntil`, `erasedAt`) and `history`
     /// (each change to the record: action, time, acting organization and client).
@@ -133,5 +135,5 @@ pub struct SetPersonalDataRetentionPayload {
     /// Days after the event's end its participants' personal data is kept.
     days: i32,
     /// The last day it is kept; the sweep erases it the day after.
-    kept_until: NaiveDate,
+    kept_until: IsoDate,
 }
