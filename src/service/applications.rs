@@ -136,26 +136,15 @@ pub async fn pages_of_events(
     sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<std::collections::HashMap<Uuid, Page<Model>>> {
-    let ordering = lists::participation_ordering::<Entity>(
-        "applications",
-        sort,
-        Column::CreatedAt,
-        Column::UpdatedAt,
-        Column::Id,
-    );
-    let args = PageArgs::parse(page, &ordering.name)?;
-    #[allow(unused_mut)]
-    let mut pages = super::pagination::fetch_pages_per_parent(
-        &cx.db,
-        filtered(cx, filter),
-        Column::EventId,
-        |m| m.event_id,
-        event_ids,
-        &ordering,
-        &args,
-    )
-    .await?;
-    Ok(pages)
+    let list = lists::ParticipationList::<Entity> {
+        name: "applications",
+        created_at: Column::CreatedAt,
+        updated_at: Column::UpdatedAt,
+        id: Column::Id,
+        event_id: Column::EventId,
+        event_of: |m| m.event_id,
+    };
+    lists::pages_per_event(cx, &list, filtered(cx, filter), event_ids, sort, page).await
 }
 
 /// How many applications of each of `event_ids` the caller may see match `filter`

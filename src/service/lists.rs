@@ -217,3 +217,44 @@ where
         ParticipationSortField::UpdatedAt => by_update(list, updated_at, id, sort.1),
     }
 }
+
+/// What a participation list (invitations, applications, delegations) is paged,
+/// sorted and grouped by under a page of events.
+pub struct ParticipationList<E: EntityTrait> {
+    /// The list's name, in its cursors.
+    pub name: &'static str,
+    pub created_at: E::Column,
+    pub updated_at: E::Column,
+    pub id: E::Column,
+    pub event_id: E::Column,
+    pub event_of: fn(&E::Model) -> Uuid,
+}
+
+/// One page of `select` (already narrowed to what the caller may see) for each of
+/// `event_ids`, in `sort` order: one query for all the events, however many.
+pub async fn pages_per_event<E>(
+    cx: &super::ServiceContext,
+    list: &ParticipationList<E>,
+    select: Select<E>,
+    event_ids: &[Uuid],
+    sort: (ParticipationSortField, SortDirection),
+    page: &super::pagination::PageRequest,
+) -> crate::error::AppResult<std::collections::HashMap<Uuid, super::pagination::Page<E::Model>>>
+where
+    E: EntityTrait,
+    E::Model: Changing + Sync,
+{
+    let ordering =
+        participation_ordering::<E>(list.name, sort, list.created_at, list.updated_at, list.id);
+    let args = super::pagination::PageArgs::parse(page, &ordering.name)?;
+    super::pagination::fetch_pages_per_parent(
+        &cx.db,
+        select,
+        list.event_id,
+        list.event_of,
+        event_ids,
+        &ordering,
+        &args,
+    )
+    .await
+}
