@@ -47,7 +47,7 @@ EMBHUB_DASHBOARD = """query Dashboard($org: ID!) {
         host { id name }
         sessions { id title startsAt endsAt }
       }
-      delegation { id status notes participants { nodes { id fullName role } } }
+      delegation { id status notes participants(first: 10) { nodes { id fullName role } } }
     }
   }
 }"""
