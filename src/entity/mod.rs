@@ -8,6 +8,7 @@ pub mod application;
 pub mod audit_entry;
 pub mod calendar_feed;
 pub mod data_key;
+pub(crate) mod decode;
 pub mod delegation;
 pub mod event;
 pub mod event_co_host;

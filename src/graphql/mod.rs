@@ -23,6 +23,7 @@ mod person;
 mod personal_data;
 mod prefetch;
 mod presentation;
+pub mod projection;
 pub mod scalars;
 mod session;
 mod subscription;

@@ -258,14 +258,18 @@ async fn run_one(
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
+    let shows_personal_data = crate::graphql::projection::selects_personal_data(&document);
     request.set_parsed_query(document);
-    let cx = ServiceContext::new(
+    let mut cx = ServiceContext::new(
         state.db.clone(),
         caller.clone(),
         request_id.map(str::to_owned),
         state.feed.clone(),
         state.personal_data.clone(),
     );
+    if !shows_personal_data {
+        cx = cx.without_personal_data();
+    }
     let response =
         crate::graphql::execute(&state.schema, request, cx, state.loader_batch_window).await;
     let (status, body, code) = encode(response, response_type);

@@ -7,11 +7,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IdenStatic, Iterable, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Set,
 };
 use uuid::Uuid;
+
+use crate::entity::decode;
 
 use super::lists::{self, ParticipationFilter, ParticipationSortField};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
@@ -74,17 +76,6 @@ pub async fn of_invitations(cx: &ServiceContext, invitation_ids: &[Uuid]) -> App
         .await?)
 }
 
-/// One row of [`of_invitations_with_members`]: a delegation, one of its members
-/// (none for a delegation without any) and its event's host.
-#[derive(Debug, FromQueryResult)]
-struct DelegationMemberRow {
-    #[sea_orm(nested)]
-    delegation: Model,
-    #[sea_orm(nested(prefix = "member_"))]
-    member: Option<participant::stored::Model>,
-    event_host_id: Uuid,
-}
-
 /// The delegations created from each of `invitation_ids`, where visible, each with
 /// its members (registration order) as the caller may see them: one query, the
 /// delegations joined with their event (for its host) and their members.
@@ -116,28 +107,41 @@ pub async fn of_invitations_with_members(
             format!("member_{}", column.as_str()),
         );
     }
-    let rows = select
+    let statement = select
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
         .order_by_asc(participant::Column::CreatedAt)
         .order_by_asc(participant::Column::Id)
-        .into_model::<DelegationMemberRow>()
-        .all(&cx.db)
-        .await?;
+        .build(cx.db.get_database_backend());
+    let rows = cx.db.query_all_raw(statement).await?;
+    // Each row: a delegation, one of its members (all nulls for a delegation
+    // without any) and its event's host, read by position (see `decode`).
+    let (delegation_at, member_at) = match rows.first() {
+        Some(first) => (
+            decode::offset_of::<Model>(first, ""),
+            decode::offset_of::<participant::stored::Model>(first, "member_"),
+        ),
+        None => (None, None),
+    };
     // Each member with its delegation's organization and host, opened (or
     // blanked) in one pass; then grouped by delegation, in order.
     let mut delegations: Vec<Model> = Vec::new();
     let mut members = Vec::new();
-    for row in rows {
-        if delegations.last().is_none_or(|d| d.id != row.delegation.id) {
-            delegations.push(row.delegation.clone());
+    for row in &rows {
+        let delegation_id: Uuid = row.try_get("", Column::Id.as_str())?;
+        if delegations.last().is_none_or(|d| d.id != delegation_id) {
+            delegations.push(decode::decode_at(row, delegation_at, "")?);
         }
-        if let Some(member) = row.member {
-            members.push((member, (row.delegation.organization_id, row.event_host_id)));
+        let delegation = delegations.last().expect("just pushed");
+        let has_member: Option<Uuid> = row.try_get("", "member_id")?;
+        if has_member.is_some() {
+            let member: participant::stored::Model = decode::decode_at(row, member_at, "member_")?;
+            let host: Uuid = row.try_get("", "event_host_id")?;
+            members.push((member, (delegation.organization_id, host)));
         }
     }
     let opened = super::personal_data::open_where(cx.data_keys(), members, |_, (org, host)| {
-        super::participants::reads_sensitive(cx, *org, *host)
+        super::participants::opens_sensitive(cx, *org, *host)
     })
     .await?;
     let position: std::collections::HashMap<Uuid, usize> = delegations

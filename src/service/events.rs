@@ -14,6 +14,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::entity::decode;
+
 use super::pagination::{
     Ordering, Page, PageArgs, PageRequest, ParseValueFn, SortDirection, SortValueFn, fetch_page,
     parse_text, parse_timestamp, timestamp_text,
@@ -195,15 +197,6 @@ pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>
         .await?)
 }
 
-/// An event and its host organization, read together.
-#[derive(Debug, FromQueryResult)]
-struct EventWithHost {
-    #[sea_orm(nested)]
-    event: Model,
-    #[sea_orm(nested(prefix = "host_"))]
-    host: organization::Model,
-}
-
 /// The events among `ids` the caller may see, each with its host: one query.
 pub async fn get_many_with_hosts(
     cx: &ServiceContext,
@@ -222,13 +215,23 @@ pub async fn get_many_with_hosts(
             format!("host_{}", column.as_str()),
         );
     }
-    Ok(select
-        .into_model::<EventWithHost>()
-        .all(&cx.db)
-        .await?
-        .into_iter()
-        .map(|row| (row.event, row.host))
-        .collect())
+    let rows = cx
+        .db
+        .query_all_raw(select.build(cx.db.get_database_backend()))
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let event_at = decode::offset_of::<Model>(first, "");
+    let host_at = decode::offset_of::<organization::Model>(first, "host_");
+    rows.iter()
+        .map(|row| {
+            Ok((
+                decode::decode_at(row, event_at, "")?,
+                decode::decode_at(row, host_at, "host_")?,
+            ))
+        })
+        .collect()
 }
 
 /// An event the caller may see, with its host and agenda (in order of start), in
@@ -276,15 +279,24 @@ pub async fn get_with_host_and_agenda(
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let event = Model::from_query_result(first, "")?;
-    let host = organization::Model::from_query_result(first, "host_")?;
+    let event = decode::decode_at(first, decode::offset_of::<Model>(first, ""), "")?;
+    let host_at = decode::offset_of::<organization::Model>(first, "host_");
+    let host = decode::decode_at(first, host_at, "host_")?;
+    let session_at = decode::offset_of::<session::Model>(first, "session_");
     let mut agenda = Vec::with_capacity(rows.len());
     for row in &rows {
         // An event without sessions comes back as one row of nulls for them.
-        match session::Model::from_query_result_nullable(row, "session_") {
-            Ok(session) => agenda.push(session),
-            Err(sea_orm::TryGetError::Null(_)) => {}
-            Err(sea_orm::TryGetError::DbErr(error)) => return Err(error.into()),
+        match session_at {
+            Some(at) => {
+                if decode::nullable::<Uuid>(row, at)?.is_some() {
+                    agenda.push(decode::decode_at(row, session_at, "session_")?);
+                }
+            }
+            None => match session::Model::from_query_result_nullable(row, "session_") {
+                Ok(session) => agenda.push(session),
+                Err(sea_orm::TryGetError::Null(_)) => {}
+                Err(sea_orm::TryGetError::DbErr(error)) => return Err(error.into()),
+            },
         }
     }
     Ok(Some((event, host, agenda)))

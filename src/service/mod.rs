@@ -58,6 +58,9 @@ pub struct ServiceContext {
     uncommitted: Arc<Mutex<Vec<Uuid>>>,
     /// Seal and open participants' personal data, and how long it is kept.
     personal_data: personal_data::PersonalData,
+    /// Whether reads should open participants' sensitive fields (where the caller
+    /// may read them); `false` for a request that shows none of them.
+    wants_personal_data: bool,
 }
 
 impl ServiceContext {
@@ -75,7 +78,22 @@ impl ServiceContext {
             feed,
             uncommitted: Arc::default(),
             personal_data,
+            wants_personal_data: true,
         }
+    }
+
+    /// The same context for a request that shows no participant's sensitive
+    /// fields: reads then leave them empty instead of decrypting them. It only
+    /// ever narrows what a read returns, never widens access, and writes are
+    /// unaffected (they open what they change themselves).
+    pub fn without_personal_data(mut self) -> Self {
+        self.wants_personal_data = false;
+        self
+    }
+
+    /// Whether reads should open participants' sensitive fields.
+    pub(crate) fn wants_personal_data(&self) -> bool {
+        self.wants_personal_data
     }
 
     /// The keys participants' personal data is sealed with.

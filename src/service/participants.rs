@@ -66,15 +66,19 @@ pub struct ParticipantChanges {
     pub passport_number: Patch<String>,
 }
 
-/// Whether the caller may read the sensitive fields of a member of a delegation
-/// of `delegation_organization_id` at an event hosted by `event_host_id`: the
-/// delegation's own organization and the host's coordinators.
-pub(crate) fn reads_sensitive(
+/// Whether a read opens the sensitive fields of a member of a delegation of
+/// `delegation_organization_id` at an event hosted by `event_host_id`: only where
+/// the caller may read them (the delegation's own organization and the host's
+/// coordinators), and only when the request asks for them at all (decrypting is
+/// most of the cost of reading a participant; see
+/// [`ServiceContext::without_personal_data`]).
+pub(crate) fn opens_sensitive(
     cx: &ServiceContext,
     delegation_organization_id: Uuid,
     event_host_id: Uuid,
 ) -> bool {
-    access::reads_sensitive(cx, delegation_organization_id, event_host_id)
+    cx.wants_personal_data()
+        && access::reads_sensitive(cx, delegation_organization_id, event_host_id)
 }
 
 /// A participant with what deciding its visibility takes: its delegation's
@@ -127,7 +131,7 @@ async fn visible_where(cx: &ServiceContext, condition: Condition) -> AppResult<V
         })
         .collect();
     let opened = personal_data::open_where(cx.data_keys(), rows, |_, (organization, host)| {
-        reads_sensitive(cx, *organization, *host)
+        opens_sensitive(cx, *organization, *host)
     })
     .await?;
     Ok(opened.into_iter().map(|(member, _)| member).collect())

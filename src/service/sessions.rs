@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    Select, Set,
+    QueryTrait, Select, Set,
 };
 use uuid::Uuid;
 
@@ -68,12 +68,12 @@ pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>
 
 /// The agenda of each of `event_ids`, in order of start.
 pub async fn of_events(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec<Model>> {
-    Ok(visible(cx)
+    let statement = visible(cx)
         .filter(Column::EventId.is_in(event_ids.iter().copied()))
         .order_by_asc(Column::StartsAt)
         .order_by_asc(Column::Id)
-        .all(&cx.db)
-        .await?)
+        .build(cx.db.get_database_backend());
+    Ok(crate::entity::decode::all_rows(&cx.db, statement).await?)
 }
 
 async fn validate(
