@@ -139,13 +139,16 @@ async fn ensure_event(
     .insert(&txn)
     .await?;
     for org in seed.co_hosts {
-        event_co_host::ActiveModel {
+        // The demo's co-hosts start read-only; the host grants them more
+        // (`updateCoHostPermissions`).
+        let mut link = event_co_host::ActiveModel {
             event_id: Set(created.id),
             organization_id: Set(org),
             created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
+            ..Default::default()
+        };
+        link.grant_exactly(&[]);
+        link.insert(&txn).await?;
     }
     txn.commit().await?;
     Ok((created, true))

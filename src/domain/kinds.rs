@@ -296,3 +296,43 @@ pub enum WebhookDeliveryStatus {
     /// Every attempt failed; no more are made (`redeliverWebhook` starts again).
     Failed,
 }
+
+/// What the host lets a co-host do at one event, beyond reading it and its
+/// participation (which every co-host may). The host's coordinators hold every
+/// permission; changes to the event itself (its details, dates, status, co-hosts
+/// and personal-data retention) stay the host's alone, and no permission reveals
+/// participants' personal data.
+// Stored as one boolean column each on `event_co_hosts` (so access checks can
+// filter in SQL), not as text like the enumerations above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CoHostPermission {
+    /// Invite organizations, send and withdraw invitations.
+    Invite,
+    /// Add, change and remove sessions; accept or reject proposed presentations.
+    ManageAgenda,
+    /// Accept or reject applications.
+    ReviewApplications,
+    /// Read the audit trail (activity) of the event and its records.
+    ViewActivity,
+}
+
+impl CoHostPermission {
+    /// Every permission, in the order lists show them.
+    pub const ALL: [CoHostPermission; 4] = [
+        CoHostPermission::Invite,
+        CoHostPermission::ManageAgenda,
+        CoHostPermission::ReviewApplications,
+        CoHostPermission::ViewActivity,
+    ];
+
+    /// The name clients see, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoHostPermission::Invite => "INVITE",
+            CoHostPermission::ManageAgenda => "MANAGE_AGENDA",
+            CoHostPermission::ReviewApplications => "REVIEW_APPLICATIONS",
+            CoHostPermission::ViewActivity => "VIEW_ACTIVITY",
+        }
+    }
+}

@@ -278,7 +278,8 @@ impl ApplicationMutation {
         })
     }
 
-    /// Accepts or rejects an application (the host's COORDINATOR). Accepting
+    /// Accepts or rejects an application (the host's COORDINATOR, or a co-host's
+    /// granted REVIEW_APPLICATIONS, except its own organization's). Accepting
     /// creates an ACCEPTED invitation and the delegation.
     async fn decide_application(
         &self,

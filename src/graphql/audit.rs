@@ -143,7 +143,8 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit trail of one record, newest first: for the host's COORDINATOR of
-    /// its event (ADMIN for organizations).
+    /// its event and co-hosts the host granted VIEW_ACTIVITY (ADMIN for
+    /// organizations). Entries never hold participants' personal data.
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

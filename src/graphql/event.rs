@@ -19,8 +19,8 @@ use super::organization::Organization;
 use super::prefetch::{self, Selection};
 use super::session::Session;
 use crate::domain::{
-    ApplicationStatus, DateStatus, DelegationStatus, EventKind, EventStatus, InvitationStatus,
-    ParticipationMode,
+    ApplicationStatus, CoHostPermission, DateStatus, DelegationStatus, EventKind, EventStatus,
+    InvitationStatus, ParticipationMode,
 };
 use crate::entity::{event, event_date_change};
 use crate::error::AppError;
@@ -51,14 +51,15 @@ impl Event {
             .map(Organization)
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("event host missing")).into())
     }
-    /// Organizations co-hosting the event, in the order they were added.
-    async fn co_hosts(&self, ctx: &Context<'_>) -> Result<Vec<Organization>> {
+    /// The organizations co-hosting the event, in the order they were added, each
+    /// with what the host lets it do.
+    async fn co_hosts(&self, ctx: &Context<'_>) -> Result<Vec<CoHost>> {
         Ok(loader::<CoHostLoader>(ctx)?
             .load_one(self.0.id)
             .await?
             .unwrap_or_default()
             .into_iter()
-            .map(Organization)
+            .map(CoHost)
             .collect())
     }
     /// Title.
@@ -387,6 +388,29 @@ impl EventDateChange {
     }
 }
 
+/// An organization co-hosting an event, and what the host lets it do there.
+pub struct CoHost(pub events::CoHost);
+
+/// An organization co-hosting an event, and what the host lets it do there.
+/// Every co-host reads the event and its participation (never participants'
+/// personal data); the permissions add what it may change.
+#[Object]
+impl CoHost {
+    /// The co-host.
+    async fn organization(&self) -> Organization {
+        Organization(self.0.organization.clone())
+    }
+    /// What the host granted it at this event (empty: it only reads). The host's
+    /// coordinators change them with `updateCoHostPermissions`.
+    async fn permissions(&self) -> Vec<CoHostPermission> {
+        self.0.link.permissions()
+    }
+    /// When the host added it.
+    async fn added_at(&self) -> IsoDateTime {
+        IsoDateTime(self.0.link.created_at)
+    }
+}
+
 /// Narrows an event list; all given conditions must hold.
 #[derive(InputObject, Default)]
 pub struct EventFilter {
@@ -576,13 +600,40 @@ pub struct RescheduleEventInput {
     reason: String,
 }
 
-/// Input of `addCoHost` and `removeCoHost`.
+/// Input of `addCoHost`.
+#[derive(InputObject)]
+pub struct AddCoHostInput {
+    /// The event.
+    event_id: ID,
+    /// The organization to add as a co-host.
+    organization_id: ID,
+    /// What the co-host may do at the event; none (the default): it reads the
+    /// event and its participation only.
+    #[graphql(default)]
+    permissions: Vec<CoHostPermission>,
+}
+
+/// Input of `removeCoHost`.
 #[derive(InputObject)]
 pub struct CoHostInput {
     /// The event.
     event_id: ID,
     /// The co-host organization.
     organization_id: ID,
+}
+
+/// Input of `updateCoHostPermissions`.
+#[derive(InputObject)]
+pub struct UpdateCoHostPermissionsInput {
+    /// The event.
+    event_id: ID,
+    /// The co-host organization.
+    organization_id: ID,
+    /// Every permission the co-host holds from now on (replacing its current
+    /// ones; empty takes them all back).
+    permissions: Vec<CoHostPermission>,
+    /// The event's version you read (the change moves it).
+    expected_version: Option<i32>,
 }
 
 macro_rules! event_payload {
@@ -635,6 +686,10 @@ async fn change_status(
     Ok(Event(event))
 }
 event_payload!(RemoveCoHostPayload, "Result of `removeCoHost`.");
+event_payload!(
+    UpdateCoHostPermissionsPayload,
+    "Result of `updateCoHostPermissions`."
+);
 
 #[derive(Default)]
 pub struct EventQuery;
@@ -683,6 +738,14 @@ impl EventQuery {
         let id = ids::decode(&id, NodeType::Event, "id")?;
         Ok(Some(Event(prefetch::event(ctx, id).await?)))
     }
+}
+
+/// The event and organization of a co-host mutation.
+fn co_host_ids(event_id: &ID, organization_id: &ID) -> Result<(uuid::Uuid, uuid::Uuid), AppError> {
+    Ok((
+        ids::decode(event_id, NodeType::Event, "eventId")?,
+        ids::decode(organization_id, NodeType::Organization, "organizationId")?,
+    ))
 }
 
 fn optional_event_id(id: Option<ID>, field: &str) -> Result<Option<uuid::Uuid>, AppError> {
@@ -805,20 +868,39 @@ impl EventMutation {
         })
     }
 
-    /// Adds a co-host to an event (the host's COORDINATOR); adding one twice is safe.
+    /// Adds a co-host to an event with the permissions the host grants it (the
+    /// host's COORDINATOR); adding one twice with the same permissions is safe.
     async fn add_co_host(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The event and the organization.")] input: CoHostInput,
+        #[graphql(desc = "The event, the organization and its permissions.")] input: AddCoHostInput,
     ) -> Result<AddCoHostPayload> {
-        let event_id = ids::decode(&input.event_id, NodeType::Event, "eventId")?;
-        let org_id = ids::decode(
-            &input.organization_id,
-            NodeType::Organization,
-            "organizationId",
-        )?;
-        let event = events::add_co_host(service(ctx)?, event_id, org_id).await?;
+        let (event_id, org_id) = co_host_ids(&input.event_id, &input.organization_id)?;
+        let event =
+            events::add_co_host(service(ctx)?, event_id, org_id, &input.permissions).await?;
         Ok(AddCoHostPayload {
+            event: Event(event),
+        })
+    }
+
+    /// Replaces what a co-host may do at an event (the host's COORDINATOR only;
+    /// a co-host never changes its own permissions or another's).
+    async fn update_co_host_permissions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event, the co-host and its permissions from now on.")]
+        input: UpdateCoHostPermissionsInput,
+    ) -> Result<UpdateCoHostPermissionsPayload> {
+        let (event_id, org_id) = co_host_ids(&input.event_id, &input.organization_id)?;
+        let event = events::update_co_host_permissions(
+            service(ctx)?,
+            event_id,
+            org_id,
+            &input.permissions,
+            input.expected_version,
+        )
+        .await?;
+        Ok(UpdateCoHostPermissionsPayload {
             event: Event(event),
         })
     }
@@ -875,12 +957,7 @@ impl EventMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The event and the organization.")] input: CoHostInput,
     ) -> Result<RemoveCoHostPayload> {
-        let event_id = ids::decode(&input.event_id, NodeType::Event, "eventId")?;
-        let org_id = ids::decode(
-            &input.organization_id,
-            NodeType::Organization,
-            "organizationId",
-        )?;
+        let (event_id, org_id) = co_host_ids(&input.event_id, &input.organization_id)?;
         let event = events::remove_co_host(service(ctx)?, event_id, org_id).await?;
         Ok(RemoveCoHostPayload {
             event: Event(event),

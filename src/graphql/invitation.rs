@@ -285,7 +285,7 @@ pub struct InvitationMutation;
 #[Object]
 impl InvitationMutation {
     /// Invites many organizations at once, in one transaction (the host's
-    /// COORDINATOR). Retrying is safe: organizations already invited keep and
+    /// COORDINATOR, or a co-host's granted INVITE). Retrying is safe: organizations already invited keep and
     /// return their invitation.
     async fn invite_organizations(
         &self,
@@ -313,7 +313,8 @@ impl InvitationMutation {
         })
     }
 
-    /// Sends a DRAFT invitation (the host's COORDINATOR).
+    /// Sends a DRAFT invitation (the host's COORDINATOR, or a co-host's granted
+    /// INVITE).
     async fn send_invitation(
         &self,
         ctx: &Context<'_>,
@@ -327,7 +328,7 @@ impl InvitationMutation {
     }
 
     /// Withdraws an invitation; an accepted one's delegation is cancelled (the
-    /// host's COORDINATOR).
+    /// host's COORDINATOR, or a co-host's granted INVITE).
     async fn withdraw_invitation(
         &self,
         ctx: &Context<'_>,

@@ -141,17 +141,21 @@ by_parent!(
     "The presentations of delegations."
 );
 
-/// The co-host organizations of events, by event id.
+/// The co-hosts of events (organization and permissions), by event id: one
+/// query for a page of events.
 pub struct CoHostLoader(ServiceContext);
 
 impl Loader<Uuid> for CoHostLoader {
-    type Value = Vec<organization::Model>;
+    type Value = Vec<events::CoHost>;
     type Error = Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let mut grouped: HashMap<Uuid, Self::Value> = HashMap::new();
-        for (event_id, org) in events::co_hosts_of(&self.0, keys).await? {
-            grouped.entry(event_id).or_default().push(org);
+        for co_host in events::co_hosts_of(&self.0, keys).await? {
+            grouped
+                .entry(co_host.link.event_id)
+                .or_default()
+                .push(co_host);
         }
         Ok(grouped)
     }

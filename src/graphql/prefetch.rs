@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use super::context::{loader, service};
 use super::loaders::{
-    DelegationOfInvitation, EventLoader, OrganizationLoader, ParticipantsOfDelegation,
-    SessionsOfEvent,
+    CoHostLoader, DelegationOfInvitation, EventLoader, OrganizationLoader,
+    ParticipantsOfDelegation, SessionsOfEvent,
 };
 use crate::entity::{delegation, event, invitation, session};
 use crate::service::{delegations, events, organizations, participants, sessions};
@@ -214,6 +214,11 @@ pub async fn events_below(
         let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
         let found = sessions::of_events(cx, &ids).await?;
         feed_children::<SessionsOfEvent, session::Model>(ctx, &ids, found, |s| s.event_id).await?;
+    }
+    if selection.wants("coHosts") {
+        let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
+        let found = events::co_hosts_of(cx, &ids).await?;
+        feed_children::<CoHostLoader, _>(ctx, &ids, found, |c| c.link.event_id).await?;
     }
     Ok(())
 }

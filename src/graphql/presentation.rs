@@ -146,7 +146,8 @@ impl PresentationMutation {
         })
     }
 
-    /// Accepts or rejects a proposal (the host's COORDINATOR).
+    /// Accepts or rejects a proposal (the host's COORDINATOR, or a co-host's
+    /// granted MANAGE_AGENDA, except its own delegation's).
     async fn decide_presentation(
         &self,
         ctx: &Context<'_>,

@@ -168,7 +168,8 @@ pub struct SessionMutation;
 
 #[Object]
 impl SessionMutation {
-    /// Adds a session to an event's agenda (the host's COORDINATOR).
+    /// Adds a session to an event's agenda (the host's COORDINATOR, or a co-host's
+    /// granted MANAGE_AGENDA).
     async fn add_session(
         &self,
         ctx: &Context<'_>,
@@ -195,7 +196,8 @@ impl SessionMutation {
         })
     }
 
-    /// Changes a session (the host's COORDINATOR).
+    /// Changes a session (the host's COORDINATOR, or a co-host's granted
+    /// MANAGE_AGENDA).
     async fn update_session(
         &self,
         ctx: &Context<'_>,
@@ -228,7 +230,8 @@ impl SessionMutation {
         })
     }
 
-    /// Removes a session and its presentations (the host's COORDINATOR).
+    /// Removes a session and its presentations (the host's COORDINATOR, or a
+    /// co-host's granted MANAGE_AGENDA).
     async fn remove_session(
         &self,
         ctx: &Context<'_>,

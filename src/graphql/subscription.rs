@@ -34,15 +34,15 @@ pub enum ChangeKind {
     InvitationAccepted,
     /// The invited organization declined.
     InvitationDeclined,
-    /// The host withdrew the invitation.
+    /// The host (or a co-host it allowed) withdrew the invitation.
     InvitationWithdrawn,
     /// The invitation passed its respond-by date unanswered.
     InvitationExpired,
     /// An organization applied (or applied again).
     ApplicationSubmitted,
-    /// The host accepted an application.
+    /// The host (or a co-host it allowed) accepted an application.
     ApplicationAccepted,
-    /// The host rejected an application.
+    /// The host (or a co-host it allowed) rejected an application.
     ApplicationRejected,
     /// The applicant withdrew its application.
     ApplicationWithdrawn,
@@ -66,6 +66,8 @@ pub enum ChangeKind {
     CoHostAdded,
     /// A co-host was removed from the event.
     CoHostRemoved,
+    /// The host changed what a co-host may do (host and co-hosts only).
+    CoHostPermissionsChanged,
     /// A session was added to the event's agenda.
     SessionAdded,
     /// A session of the event changed.
@@ -88,9 +90,9 @@ pub enum ChangeKind {
     ParticipantRemoved,
     /// The delegation proposed a presentation.
     PresentationProposed,
-    /// The host accepted a presentation.
+    /// The host (or a co-host it allowed) accepted a presentation.
     PresentationAccepted,
-    /// The host rejected a presentation.
+    /// The host (or a co-host it allowed) rejected a presentation.
     PresentationRejected,
     /// Changes may have been missed: refetch.
     Resync,

@@ -590,6 +590,11 @@ fn events(
                 event_id: model.id,
                 organization_id: orgs[AWEB].id,
                 created_at: created,
+                // Read-only, as co-hosts were before permissions existed.
+                may_invite: false,
+                may_manage_agenda: false,
+                may_review_applications: false,
+                may_view_activity: false,
             });
         }
         events.push(model);

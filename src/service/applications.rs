@@ -1,4 +1,5 @@
-//! Applications to events open to them, and the host's decision.
+//! Applications to events open to them, and the host's decision (or a co-host's
+//! the host granted REVIEW_APPLICATIONS).
 //!
 //! Accepting an application creates an ACCEPTED invitation and its delegation in
 //! the same transaction, so everything downstream follows one path.
@@ -15,7 +16,8 @@ use super::lists::{self, ParticipationFilter, ParticipationSortField};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, access, audit, delegations, events};
 use crate::domain::{
-    ApplicationStatus, BoundedText, EventStatus, FundingItem, Name, ParticipationMode,
+    ApplicationStatus, BoundedText, CoHostPermission, EventStatus, FundingItem, Name,
+    ParticipationMode,
 };
 use crate::entity::application::{ActiveModel, Column, Entity, Model};
 use crate::entity::event;
@@ -366,8 +368,9 @@ pub async fn withdraw(
     Ok(updated)
 }
 
-/// The host's decision (host coordinators). Accepting creates an ACCEPTED
-/// invitation and the delegation. Deciding the same way twice returns the first
+/// The host's decision (host coordinators, or co-hosts granted
+/// REVIEW_APPLICATIONS, except on their own organization's application).
+/// Accepting creates an ACCEPTED invitation and the delegation. Deciding the same way twice returns the first
 /// result; the other way is a CONFLICT.
 #[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %id, accept = decision.accept))]
 pub async fn decide(cx: &ServiceContext, id: Uuid, decision: Decision) -> AppResult<Model> {
@@ -378,7 +381,14 @@ pub async fn decide(cx: &ServiceContext, id: Uuid, decision: Decision) -> AppRes
         .one(&txn)
         .await?
         .ok_or(NOT_FOUND)?;
-    let event = events::load_for_host(&txn, cx, current.event_id).await?;
+    let event = events::load_with_permission(
+        &txn,
+        cx,
+        current.event_id,
+        CoHostPermission::ReviewApplications,
+    )
+    .await?;
+    access::refuse_own_decision(cx, &event, current.organization_id, "application")?;
     let outcome = if decision.accept {
         ApplicationStatus::Accepted
     } else {

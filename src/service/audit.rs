@@ -217,28 +217,45 @@ fn entity_id(entity: AuditedEntity) -> Uuid {
 }
 
 /// The audit trail of one record, newest first: for the host's coordinators of its
-/// event, and for administrators of organizations. Anyone else gets NOT_FOUND.
+/// event and co-hosts the host granted VIEW_ACTIVITY, and for administrators of
+/// organizations. A co-host without the grant is FORBIDDEN (it sees the event);
+/// anyone else gets NOT_FOUND. Entries never hold personal data (see
+/// [`snapshot`]), so the grant reveals none.
 pub async fn log_for(
     cx: &ServiceContext,
     entity: AuditedEntity,
     page: &super::pagination::PageRequest,
 ) -> AppResult<super::pagination::Page<audit_entry::Model>> {
+    use super::access::{self, EventRelation};
     use super::pagination::{PageArgs, SortDirection, fetch_page};
+    use crate::domain::CoHostPermission;
+    use crate::error::AppError;
     use sea_orm::{ColumnTrait, QueryFilter};
-    let allowed = match entity {
-        AuditedEntity::Organization(_) => cx.caller.is_admin(),
-        other => match event_of(cx, other).await? {
-            Some(event_id) => crate::entity::event::Entity::find_by_id(event_id)
-                .one(&cx.db)
-                .await?
-                .is_some_and(|e| cx.caller.coordinates(e.host_organization_id)),
-            None => false,
-        },
+    const NOT_FOUND: AppError = AppError::NotFound {
+        entity: "audit log",
     };
-    if !allowed {
-        return Err(crate::error::AppError::NotFound {
-            entity: "audit log",
-        });
+    match entity {
+        AuditedEntity::Organization(_) if cx.caller.is_admin() => {}
+        AuditedEntity::Organization(_) => return Err(NOT_FOUND),
+        other => {
+            let event = match event_of(cx, other).await? {
+                Some(event_id) => crate::entity::event::Entity::find_by_id(event_id)
+                    .one(&cx.db)
+                    .await?
+                    .ok_or(NOT_FOUND)?,
+                None => return Err(NOT_FOUND),
+            };
+            let allowed = cx.caller.coordinates(event.host_organization_id)
+                || access::co_host_may(cx, &event, CoHostPermission::ViewActivity).await?;
+            if !allowed {
+                return Err(match access::relation_to(&cx.db, cx, &event).await? {
+                    EventRelation::CoHost(_) => AppError::forbidden(
+                        "the host has not granted your organization the VIEW_ACTIVITY permission for this event",
+                    ),
+                    EventRelation::Host | EventRelation::Other => NOT_FOUND,
+                });
+            }
+        }
     }
     let ordering = super::lists::by_creation::<audit_entry::Entity>(
         "audit",

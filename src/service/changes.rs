@@ -108,6 +108,11 @@ pub const KINDS: &[(&str, &str, Topic)] = &[
     ("event.cancel", "EVENT_CANCELLED", Topic::Event),
     ("event.add_co_host", "CO_HOST_ADDED", Topic::Event),
     ("event.remove_co_host", "CO_HOST_REMOVED", Topic::Event),
+    (
+        "event.update_co_host_permissions",
+        "CO_HOST_PERMISSIONS_CHANGED",
+        Topic::Event,
+    ),
     ("session.add", "SESSION_ADDED", Topic::Event),
     ("session.update", "SESSION_CHANGED", Topic::Event),
     ("session.remove", "SESSION_REMOVED", Topic::Event),
@@ -313,9 +318,12 @@ pub async fn audience<C: ConnectionTrait>(
     let mut everyone = false;
     match announcement.topic {
         // A created event is a draft, whatever it became since.
+        // What a co-host may do concerns the host and the co-hosts only.
         Topic::Event => {
-            everyone = announcement.kind != "EVENT_CREATED"
-                && event.status != crate::domain::EventStatus::Draft;
+            everyone = !matches!(
+                announcement.kind,
+                "EVENT_CREATED" | "CO_HOST_PERMISSIONS_CHANGED"
+            ) && event.status != crate::domain::EventStatus::Draft;
         }
         // A draft does not exist for the invitee (nor does a draft withdrawn before
         // it was sent), even if it has been sent by the time this is asked.

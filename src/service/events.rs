@@ -1,10 +1,12 @@
 //! Events: who may see them, who may change them, and their life cycle.
 //!
 //! Visibility: a DRAFT event is seen only by the coordinators of its host and
-//! co-hosts; every other status is seen by every authenticated client. Changes are
-//! made by the host's coordinators.
+//! co-hosts; every other status is seen by every authenticated client. Changes to
+//! the event itself and its co-hosts are made by the host's coordinators; what a
+//! co-host may do on the event's agenda and participation is what the host grants
+//! it (see `access`).
 
-use super::access::co_hosted_by;
+use super::access::{self, co_hosted_by};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -23,9 +25,9 @@ use super::pagination::{
 use super::{Patch, ServiceContext, audit, search};
 use crate::auth::Role;
 use crate::domain::{
-    BoundedText, CountryCode, DateRange, DateStatus, EventKind, EventStatus, Name,
-    ParticipationMode, TimeZoneName, capacity, parse_optional, plausible_date, plausible_date_opt,
-    plausible_instant_opt,
+    BoundedText, CoHostPermission, CountryCode, DateRange, DateStatus, EventKind, EventStatus,
+    Name, ParticipationMode, TimeZoneName, capacity, parse_optional, plausible_date,
+    plausible_date_opt, plausible_instant_opt,
 };
 use crate::entity::event::{ActiveModel, Column, Entity, Model};
 use crate::entity::{event_co_host, event_date_change, organization, session};
@@ -302,30 +304,41 @@ pub async fn get_with_host_and_agenda(
     Ok(Some((event, host, agenda)))
 }
 
-/// The co-host organizations of each of `event_ids`, for loaders.
+/// A co-host of an event: the organization, and when and with which permissions
+/// the host added it.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct CoHost {
+    #[sea_orm(nested)]
+    pub link: event_co_host::Model,
+    #[sea_orm(nested(prefix = "organization_"))]
+    pub organization: organization::Model,
+}
+
+/// The co-hosts of each of `event_ids`, in the order they were added, for
+/// loaders: one query for any number of events, joining the organizations.
 ///
 /// The caller must already have been allowed to see the events (the loader is only
 /// reached through an event it was given).
-pub async fn co_hosts_of(
-    cx: &ServiceContext,
-    event_ids: &[Uuid],
-) -> AppResult<Vec<(Uuid, organization::Model)>> {
-    let links = event_co_host::Entity::find()
+pub async fn co_hosts_of(cx: &ServiceContext, event_ids: &[Uuid]) -> AppResult<Vec<CoHost>> {
+    let to_organization = event_co_host::Entity::belongs_to(organization::Entity)
+        .from(event_co_host::Column::OrganizationId)
+        .to(organization::Column::Id)
+        .into();
+    let mut select = event_co_host::Entity::find()
         .filter(event_co_host::Column::EventId.is_in(event_ids.iter().copied()))
+        .join(JoinType::InnerJoin, to_organization);
+    for column in organization::Column::iter() {
+        select = select.column_as(
+            Expr::col((organization::Entity, column)),
+            format!("organization_{}", column.as_str()),
+        );
+    }
+    Ok(select
         .order_by_asc(event_co_host::Column::CreatedAt)
+        .order_by_asc(event_co_host::Column::OrganizationId)
+        .into_model::<CoHost>()
         .all(&cx.db)
-        .await?;
-    let organization_ids: Vec<Uuid> = links.iter().map(|l| l.organization_id).collect();
-    let organizations = super::organizations::get_many(cx, &organization_ids).await?;
-    Ok(links
-        .into_iter()
-        .filter_map(|link| {
-            organizations
-                .iter()
-                .find(|o| o.id == link.organization_id)
-                .map(|o| (link.event_id, o.clone()))
-        })
-        .collect())
+        .await?)
 }
 
 /// The date history of each of `event_ids`, oldest first, for loaders.
@@ -460,18 +473,29 @@ pub(crate) async fn touch(txn: &DatabaseTransaction, id: Uuid) -> AppResult<()> 
 /// Loads an event for a change by its host, inside `txn`.
 ///
 /// An event the caller cannot see is NOT_FOUND; one it sees but does not host (a
-/// co-host, or a partner reading a published event) is FORBIDDEN.
+/// co-host, whatever its permissions, or a partner reading a published event) is
+/// FORBIDDEN.
 pub(crate) async fn load_for_host(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
     id: Uuid,
 ) -> AppResult<Model> {
     let event = visible_event(txn, cx, id).await?;
-    if !cx.caller.coordinates(event.host_organization_id) {
-        return Err(AppError::forbidden(
-            "only the host's coordinators may change this event",
-        ));
-    }
+    access::require_host(cx, &event)?;
+    Ok(event)
+}
+
+/// Loads an event for a change that `permission` covers, inside `txn`: by the
+/// host's coordinators, or a co-host's the host granted it. An event the caller
+/// cannot see is NOT_FOUND; otherwise a missing grant is FORBIDDEN, naming it.
+pub(crate) async fn load_with_permission(
+    txn: &DatabaseTransaction,
+    cx: &ServiceContext,
+    id: Uuid,
+    permission: CoHostPermission,
+) -> AppResult<Model> {
+    let event = visible_event(txn, cx, id).await?;
+    access::require_event_permission(txn, cx, &event, permission).await?;
     Ok(event)
 }
 
@@ -856,13 +880,18 @@ pub async fn reschedule(cx: &ServiceContext, id: Uuid, change: Reschedule) -> Ap
     Ok(updated)
 }
 
-/// Adds a co-host (host coordinators only). Adding one twice is a no-op.
+/// Adds a co-host with the permissions the host grants it (host coordinators
+/// only; none: it reads the event and its participation). Adding one that is
+/// already a co-host with the same permissions is a no-op; with others, a
+/// CONFLICT (their permissions change through [`update_co_host_permissions`]).
 #[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %event_id, %organization_id))]
 pub async fn add_co_host(
     cx: &ServiceContext,
     event_id: Uuid,
     organization_id: Uuid,
+    permissions: &[CoHostPermission],
 ) -> AppResult<Model> {
+    let permissions = distinct_permissions(permissions);
     let txn = cx.begin_write().await?;
     let current = load_for_host(&txn, cx, event_id).await?;
     ensure_editable(&current)?;
@@ -881,17 +910,24 @@ pub async fn add_co_host(
     let existing = event_co_host::Entity::find_by_id((event_id, organization_id))
         .one(&txn)
         .await?;
-    if existing.is_some() {
-        return Ok(current);
+    if let Some(existing) = existing {
+        if existing.permissions() == permissions {
+            return Ok(current);
+        }
+        return Err(AppError::conflict(
+            "the organization is already a co-host with other permissions: change them with updateCoHostPermissions",
+        ));
     }
-    event_co_host::ActiveModel {
+    let mut link = event_co_host::ActiveModel {
         event_id: Set(event_id),
         organization_id: Set(organization_id),
         created_at: Set(Utc::now()),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| AppError::from_write(e, || AppError::conflict("the co-host was just added")))?;
+        ..Default::default()
+    };
+    link.grant_exactly(&permissions);
+    link.insert(&txn).await.map_err(|e| {
+        AppError::from_write(e, || AppError::conflict("the co-host was just added"))
+    })?;
     let updated = save(&txn, &current, current.clone().into()).await?;
     audit::record(
         &txn,
@@ -901,7 +937,73 @@ pub async fn add_co_host(
             entity_type: "Event",
             entity_id: event_id,
             before: None,
-            after: Some(serde_json::json!({ "coHostOrganizationId": organization_id })),
+            after: Some(co_host_snapshot(organization_id, &permissions)),
+        },
+    )
+    .await?;
+    cx.commit(txn).await?;
+    Ok(updated)
+}
+
+/// The permissions asked for, each once, in the enumeration's order (how they
+/// are stored and read back).
+fn distinct_permissions(permissions: &[CoHostPermission]) -> Vec<CoHostPermission> {
+    CoHostPermission::ALL
+        .into_iter()
+        .filter(|p| permissions.contains(p))
+        .collect()
+}
+
+/// A co-host as its audit entries record it.
+fn co_host_snapshot(organization_id: Uuid, permissions: &[CoHostPermission]) -> serde_json::Value {
+    serde_json::json!({ "coHostOrganizationId": organization_id, "permissions": permissions })
+}
+
+/// Replaces what a co-host may do at an event (host coordinators only: a co-host
+/// never changes its own permissions or another's). `expected_version` is the
+/// event's, which the change moves like adding a co-host does. Setting the
+/// permissions it already has returns the event unchanged. Allowed on a cancelled
+/// or completed event too.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, %event_id, %organization_id))]
+pub async fn update_co_host_permissions(
+    cx: &ServiceContext,
+    event_id: Uuid,
+    organization_id: Uuid,
+    permissions: &[CoHostPermission],
+    expected_version: Option<i32>,
+) -> AppResult<Model> {
+    let permissions = distinct_permissions(permissions);
+    let txn = cx.begin_write().await?;
+    let current = load_for_host(&txn, cx, event_id).await?;
+    let existing = event_co_host::Entity::find_by_id((event_id, organization_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| {
+            AppError::invalid(
+                "organizationId",
+                "the organization is not a co-host of this event",
+            )
+        })?;
+    let before = existing.permissions();
+    if before == permissions {
+        return Ok(current);
+    }
+    // No `ensure_editable`: after an event is over its host may still take back
+    // what a co-host may read (VIEW_ACTIVITY).
+    super::check_version(expected_version, current.version)?;
+    let mut link: event_co_host::ActiveModel = existing.into();
+    link.grant_exactly(&permissions);
+    link.update(&txn).await?;
+    let updated = save(&txn, &current, current.clone().into()).await?;
+    audit::record(
+        &txn,
+        cx,
+        audit::Change {
+            action: "event.update_co_host_permissions",
+            entity_type: "Event",
+            entity_id: event_id,
+            before: Some(co_host_snapshot(organization_id, &before)),
+            after: Some(co_host_snapshot(organization_id, &permissions)),
         },
     )
     .await?;
@@ -920,6 +1022,13 @@ pub async fn remove_co_host(
     let txn = cx.begin_write().await?;
     let current = load_for_host(&txn, cx, event_id).await?;
     ensure_editable(&current)?;
+    let Some(existing) = event_co_host::Entity::find_by_id((event_id, organization_id))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(current);
+    };
+    let removed_permissions = existing.permissions();
     let removed = event_co_host::Entity::delete_by_id((event_id, organization_id))
         .exec(&txn)
         .await?;
@@ -934,7 +1043,7 @@ pub async fn remove_co_host(
             action: "event.remove_co_host",
             entity_type: "Event",
             entity_id: event_id,
-            before: Some(serde_json::json!({ "coHostOrganizationId": organization_id })),
+            before: Some(co_host_snapshot(organization_id, &removed_permissions)),
             after: None,
         },
     )

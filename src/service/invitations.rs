@@ -2,7 +2,7 @@
 //! and the invitee answers.
 //!
 //! Rules: one invitation per (event, organization); only the host's coordinators
-//! create, send and withdraw; only the invitee answers, while SENT and before the
+//! (and co-hosts the host granted INVITE) create, send and withdraw; only the invitee answers, while SENT and before the
 //! respond-by moment; accepting creates the delegation in the same transaction. An
 //! invitation past its respond-by reads as EXPIRED at once; a periodic sweep also
 //! writes it. Retries are safe: the same answer twice returns the first result.
@@ -22,7 +22,8 @@ use super::lists::{self, ParticipationFilter, ParticipationSortField};
 use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
 use super::{ServiceContext, audit, delegations, events};
 use crate::domain::{
-    BoundedText, EventStatus, FundingItem, InvitationStatus, plausible_instant_opt,
+    BoundedText, CoHostPermission, EventStatus, FundingItem, InvitationStatus,
+    plausible_instant_opt,
 };
 use crate::entity::invitation::{ActiveModel, Column, Entity, Model};
 use crate::entity::{event, organization};
@@ -350,19 +351,14 @@ fn ensure_sendable(event: &event::Model, respond_by: Option<DateTime<Utc>>) -> A
     Ok(())
 }
 
-/// Loads the event of an invitation change for its host, inside `txn`.
+/// Loads the event of an invitation change, inside `txn`, for the host's
+/// coordinators or a co-host the host granted INVITE.
 async fn host_event(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
     event_id: Uuid,
 ) -> AppResult<event::Model> {
-    let event = events::visible_event(txn, cx, event_id).await?;
-    if !cx.caller().coordinates(event.host_organization_id) {
-        return Err(AppError::forbidden(
-            "only the host's coordinators manage invitations",
-        ));
-    }
-    Ok(event)
+    events::load_with_permission(txn, cx, event_id, CoHostPermission::Invite).await
 }
 
 async fn record(
@@ -375,7 +371,8 @@ async fn record(
     audit::record_change(txn, cx, action, "Invitation", after.id, before, Some(after)).await
 }
 
-/// Invites many organizations to an event at once (host coordinators only).
+/// Invites many organizations to an event at once (host coordinators, and
+/// co-hosts granted INVITE; a co-host does not invite its own organization).
 ///
 /// One transaction and a fixed number of statements whatever the count, so 150
 /// EMBs are one fast request. Organizations already invited keep their invitation,
@@ -424,6 +421,16 @@ pub async fn invite(
         return Err(AppError::invalid(
             "organizationIds",
             "the host cannot invite itself",
+        ));
+    }
+    if !cx.caller().coordinates(event.host_organization_id)
+        && wanted.contains(&cx.caller().organization_id)
+    {
+        // Seats (funded ones above all) are the host's to offer: a co-host
+        // offering them to itself would grant itself what only the host may.
+        return Err(AppError::invalid(
+            "organizationIds",
+            "a co-host cannot invite its own organization; the host can",
         ));
     }
     let known: HashSet<Uuid> = organization::Entity::find()
@@ -576,8 +583,8 @@ async fn load_for_host(
     Ok((invitation, event))
 }
 
-/// Sends a DRAFT invitation (host coordinators). Sending a sent one again is a
-/// no-op.
+/// Sends a DRAFT invitation (host coordinators, co-hosts granted INVITE). Sending
+/// a sent one again is a no-op.
 pub async fn send(
     cx: &ServiceContext,
     id: Uuid,
@@ -607,8 +614,8 @@ pub async fn send(
     Ok(updated)
 }
 
-/// Withdraws an invitation (host coordinators); an accepted one's delegation is
-/// cancelled with it. Withdrawing twice is a no-op.
+/// Withdraws an invitation (host coordinators, co-hosts granted INVITE); an
+/// accepted one's delegation is cancelled with it. Withdrawing twice is a no-op.
 pub async fn withdraw(
     cx: &ServiceContext,
     id: Uuid,

@@ -1,4 +1,5 @@
-//! Presentations delegations propose for agenda sessions, and the host's decision.
+//! Presentations delegations propose for agenda sessions, and the host's decision
+//! (or a co-host's the host granted MANAGE_AGENDA).
 //!
 //! A delegation's own organization and the event's host and co-hosts see all of
 //! its proposals; everyone who sees the event sees the accepted ones (they are part
@@ -11,8 +12,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{ServiceContext, audit, delegations, events, sessions};
-use crate::domain::{BoundedText, Name, PresentationStatus};
+use super::{ServiceContext, access, audit, delegations, events, sessions};
+use crate::domain::{BoundedText, CoHostPermission, Name, PresentationStatus};
 use crate::entity::presentation::{ActiveModel, Column, Entity, Model};
 use crate::entity::{delegation, participant, session};
 use crate::error::{AppError, AppResult, InputErrors};
@@ -158,8 +159,9 @@ pub async fn propose(cx: &ServiceContext, input: NewPresentation) -> AppResult<M
     Ok(created)
 }
 
-/// Accepts or rejects a proposal (host coordinators). The same decision twice
-/// returns the first result.
+/// Accepts or rejects a proposal (host coordinators, co-hosts granted
+/// MANAGE_AGENDA, except on their own organization's proposals). The same
+/// decision twice returns the first result.
 pub async fn decide(
     cx: &ServiceContext,
     id: Uuid,
@@ -176,7 +178,14 @@ pub async fn decide(
         .one(&txn)
         .await?
         .ok_or(NOT_FOUND)?;
-    events::load_for_host(&txn, cx, session.event_id).await?;
+    let event =
+        events::load_with_permission(&txn, cx, session.event_id, CoHostPermission::ManageAgenda)
+            .await?;
+    let delegation = delegation::Entity::find_by_id(current.delegation_id)
+        .one(&txn)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    access::refuse_own_decision(cx, &event, delegation.organization_id, "presentation")?;
     let outcome = if accept {
         PresentationStatus::Accepted
     } else {

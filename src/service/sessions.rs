@@ -1,5 +1,5 @@
-//! The agenda: sessions of an event, managed by the host's coordinators and seen
-//! by everyone who sees the event.
+//! The agenda: sessions of an event, managed by the host's coordinators (and
+//! co-hosts the host granted MANAGE_AGENDA) and seen by everyone who sees the event.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Patch, ServiceContext, audit, events};
-use crate::domain::{BoundedText, Name, SessionKind};
+use crate::domain::{BoundedText, CoHostPermission, Name, SessionKind};
 use crate::entity::session::{ActiveModel, Column, Entity, Model};
 use crate::entity::{event, organization};
 use crate::error::{AppError, AppResult, InputErrors};
@@ -165,10 +165,12 @@ async fn record(
     audit::record_change(txn, cx, action, "Session", id, before, after).await
 }
 
-/// Adds a session to an event's agenda (host coordinators).
+/// Adds a session to an event's agenda (host coordinators, co-hosts granted
+/// MANAGE_AGENDA).
 pub async fn add(cx: &ServiceContext, event_id: Uuid, fields: SessionFields) -> AppResult<Model> {
     let txn = cx.begin_write().await?;
-    let event = events::load_for_host(&txn, cx, event_id).await?;
+    let event =
+        events::load_with_permission(&txn, cx, event_id, CoHostPermission::ManageAgenda).await?;
     events::ensure_editable(&event)?;
     let fields = validate(&txn, &event, fields).await?;
     let now = Utc::now();
@@ -188,7 +190,8 @@ pub async fn add(cx: &ServiceContext, event_id: Uuid, fields: SessionFields) -> 
     Ok(created)
 }
 
-async fn load_for_host(
+/// Loads a session and its event for a change to the agenda, inside `txn`.
+async fn load_for_agenda(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
     id: Uuid,
@@ -198,15 +201,17 @@ async fn load_for_host(
         .one(txn)
         .await?
         .ok_or(NOT_FOUND)?;
-    let event = events::load_for_host(txn, cx, session.event_id).await?;
+    let event =
+        events::load_with_permission(txn, cx, session.event_id, CoHostPermission::ManageAgenda)
+            .await?;
     events::ensure_editable(&event)?;
     Ok((session, event))
 }
 
-/// Changes a session (host coordinators).
+/// Changes a session (host coordinators, co-hosts granted MANAGE_AGENDA).
 pub async fn update(cx: &ServiceContext, id: Uuid, changes: SessionChanges) -> AppResult<Model> {
     let txn = cx.begin_write().await?;
-    let (current, event) = load_for_host(&txn, cx, id).await?;
+    let (current, event) = load_for_agenda(&txn, cx, id).await?;
     super::check_version(changes.expected_version, current.version)?;
     let fields = validate(
         &txn,
@@ -251,14 +256,15 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: SessionChanges) -> A
     Ok(updated)
 }
 
-/// Removes a session and its presentations (host coordinators).
+/// Removes a session and its presentations (host coordinators, co-hosts granted
+/// MANAGE_AGENDA).
 pub async fn remove(
     cx: &ServiceContext,
     id: Uuid,
     expected_version: Option<i32>,
 ) -> AppResult<Model> {
     let txn = cx.begin_write().await?;
-    let (current, _) = load_for_host(&txn, cx, id).await?;
+    let (current, _) = load_for_agenda(&txn, cx, id).await?;
     super::check_version(expected_version, current.version)?;
     Entity::delete_by_id(id).exec(&txn).await?;
     record(&txn, cx, "session.remove", Some(&current), None, id).await?;

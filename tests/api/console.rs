@@ -292,6 +292,17 @@ async fn every_example_operation_validates_and_runs_on_the_demo_world() {
         assert_eq!(member["addParticipant"]["participant"]["dateOfBirth"], "1980-02-29");
         let decided = run("DecideApplication", &coordinator, json!({ "id": application, "accept": true })).await;
         assert_eq!(decided["decideApplication"]["application"]["status"], "ACCEPTED");
+        let aweb = embhub::graphql::global_id("Organization", demo_org(&app, "A-WEB").await);
+        let granted = run(
+            "GrantCoHostPermissions",
+            &coordinator,
+            json!({ "eventId": program, "organizationId": aweb, "permissions": ["INVITE", "VIEW_ACTIVITY"] }),
+        )
+        .await;
+        assert_eq!(
+            granted["updateCoHostPermissions"]["event"]["coHosts"][0]["permissions"],
+            json!(["INVITE", "VIEW_ACTIVITY"])
+        );
 
         let mut every: Vec<String> = examples.keys().cloned().collect();
         every.sort();

@@ -11,7 +11,7 @@ const CREATE: &str = "mutation($input: CreateEventInput!) {
 const UPDATE: &str = "mutation($input: UpdateEventInput!) {
     updateEvent(input: $input) { event { id title version startDate venue } } }";
 const PUBLISH: &str = "mutation($id: ID!) { publishEvent(input: { id: $id }) { event { id status publishedAt version } } }";
-const GET: &str = "query($id: ID!) { event(id: $id) { id title status coHosts { name } heldAlongside { title } } }";
+const GET: &str = "query($id: ID!) { event(id: $id) { id title status coHosts { organization { name } permissions } heldAlongside { title } } }";
 const LIST: &str = "{ events(first: 50) { totalCount edges { node { title } } } }";
 
 /// A host organization with a coordinator, and a partner organization.
@@ -262,15 +262,15 @@ async fn co_hosts_are_added_once_removed_safely_and_see_drafts() {
         let w = world(&app).await;
         let (aweb_id, aweb) = app.create_org("Association of World Election Bodies", None).await;
         let id = create_event(&app, &w.coordinator, seminar()).await;
-        let add = "mutation($input: CoHostInput!) { addCoHost(input: $input) { event { coHosts { name } } } }";
-        let remove = "mutation($input: CoHostInput!) { removeCoHost(input: $input) { event { coHosts { name } } } }";
+        let add = "mutation($input: AddCoHostInput!) { addCoHost(input: $input) { event { coHosts { organization { name } permissions } } } }";
+        let remove = "mutation($input: CoHostInput!) { removeCoHost(input: $input) { event { coHosts { organization { name } } } } }";
         let input = json!({ "input": { "eventId": id, "organizationId": aweb_id } });
 
         for _ in 0..2 {
             let added = app.gql(Some(&w.coordinator), add, input.clone()).await;
             assert_eq!(
                 added.data()["addCoHost"]["event"]["coHosts"],
-                json!([{ "name": "Association of World Election Bodies" }])
+                json!([{ "organization": { "name": "Association of World Election Bodies" }, "permissions": [] }])
             );
         }
         // The co-host's coordinator sees the draft but cannot change it.

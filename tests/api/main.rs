@@ -6,6 +6,7 @@ mod access_matrix;
 mod auth;
 mod calendar;
 mod changes_since;
+mod co_hosts;
 mod console;
 mod cors;
 mod delegations;

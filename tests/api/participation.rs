@@ -335,7 +335,7 @@ async fn passport_data_is_seen_only_by_the_delegation_and_the_host() {
         let event = published_event(&app, &host, json!({})).await;
         app.gql(
             Some(&host.token),
-            "mutation($input: CoHostInput!) { addCoHost(input: $input) { event { id } } }",
+            "mutation($input: AddCoHostInput!) { addCoHost(input: $input) { event { id } } }",
             json!({ "input": { "eventId": event, "organizationId": co_host.id } }),
         )
         .await
@@ -424,7 +424,8 @@ async fn passport_data_is_seen_only_by_the_delegation_and_the_host() {
                 json!({ "id": event }),
             )
             .await;
-        assert_eq!(denied.error_code(), "NOT_FOUND");
+        // The co-host sees the event, but the host has not granted it VIEW_ACTIVITY.
+        assert_eq!(denied.error_code(), "FORBIDDEN");
     })
     .await;
 }

@@ -68,7 +68,7 @@ async fn world(app: &TestApp, seats: i32) -> World {
     let event = published_event(app, &host, json!({})).await;
     app.gql(
         Some(&host.token),
-        "mutation($input: CoHostInput!) { addCoHost(input: $input) { event { id } } }",
+        "mutation($input: AddCoHostInput!) { addCoHost(input: $input) { event { id } } }",
         json!({ "input": { "eventId": event, "organizationId": co_host.id } }),
     )
     .await

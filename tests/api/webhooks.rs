@@ -589,6 +589,60 @@ async fn a_draft_sent_by_inviting_again_is_announced_as_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_co_hosts_invitation_reaches_the_invitee_as_the_hosts_would() {
+    each_backend_with(fast, |app| async move {
+        let (host, uk, event) = world(&app).await;
+        let aweb = member(&app, "Association of World Election Bodies", None, &[Role::Coordinator]).await;
+        let us = member(&app, "Election Assistance Commission", Some("US"), &[Role::Partner]).await;
+        let (to_uk, to_aweb, to_us) = (
+            Receiver::start(Answer::Ok).await,
+            Receiver::start(Answer::Ok).await,
+            Receiver::start(Answer::Ok).await,
+        );
+        let invitation_kinds = ["INVITATION_SENT", "INVITATION_WITHDRAWN", "CO_HOST_PERMISSIONS_CHANGED"];
+        endpoint(&app, &uk, &to_uk, &invitation_kinds).await;
+        endpoint(&app, &aweb, &to_aweb, &invitation_kinds).await;
+        endpoint(&app, &us, &to_us, &invitation_kinds).await;
+        app.gql(
+            Some(&host.token),
+            "mutation($input: AddCoHostInput!) { addCoHost(input: $input) { event { id } } }",
+            json!({ "input": { "eventId": event, "organizationId": aweb.id, "permissions": ["INVITE"] } }),
+        )
+        .await
+        .data();
+        app.gql(
+            Some(&host.token),
+            "mutation($input: UpdateCoHostPermissionsInput!) { updateCoHostPermissions(input: $input) { event { id } } }",
+            json!({ "input": { "eventId": event, "organizationId": aweb.id, "permissions": ["INVITE", "VIEW_ACTIVITY"] } }),
+        )
+        .await
+        .data();
+
+        // A-WEB drafts, sends and withdraws the UK's invitation.
+        let invitation = draft_invitation(&app, &aweb, &event, &uk).await;
+        app.gql(Some(&aweb.token), SEND, json!({ "id": invitation })).await.data();
+        app.gql(
+            Some(&aweb.token),
+            "mutation($id: ID!) { withdrawInvitation(input: { id: $id }) { invitation { status } } }",
+            json!({ "id": invitation }),
+        )
+        .await
+        .data();
+        settle(&app).await;
+
+        // The invitee hears of it as of a host's invitation; the grant reaches the
+        // co-host only (a partner of the published event hears nothing of it).
+        assert_eq!(to_uk.kinds(), ["INVITATION_SENT", "INVITATION_WITHDRAWN"]);
+        assert_eq!(to_uk.received()[0].body["data"]["subjectId"], invitation);
+        let mut aweb_kinds = to_aweb.kinds();
+        aweb_kinds.sort();
+        assert_eq!(aweb_kinds, ["CO_HOST_PERMISSIONS_CHANGED", "INVITATION_SENT", "INVITATION_WITHDRAWN"]);
+        assert!(to_us.kinds().is_empty(), "{:?}", to_us.kinds());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_refuses_webhook_urls_that_are_not_https_or_lead_inside() {
     each_backend_with(
         |settings| settings.production = true,
