@@ -143,7 +143,11 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit trail of one record, newest first: for the host's COORDINATOR of
-    /// its event (ADMIN for organizations).
+    /// its event (ADMIN for organizations). Raw stored snapshots; use
+    /// `Event.activity` and `Organization.activity` instead.
+    #[graphql(
+        deprecation = "Use `Event.activity` (or `Organization.activity`): every change touching an event in API form (field names, global ids, enum names), filterable and paged both ways."
+    )]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -110,3 +110,13 @@ pub fn acts_for(cx: &ServiceContext, organization_id: Uuid) -> bool {
     let caller = cx.caller();
     caller.acts_as_partner() && caller.organization_id == organization_id
 }
+
+/// Whether the caller may read `event`'s activity feed (`Event.activity`): every
+/// audited change to the event and its participation, with who made it. The
+/// host's coordinators only; anyone else, co-hosts included, reads no activity
+/// (the field is null for them, as for a record they may not see). Async and
+/// fallible so that a rule needing the database (a co-host's per-event grant)
+/// fits here without changing its callers.
+pub async fn may_read_event_activity(cx: &ServiceContext, event: &event::Model) -> AppResult<bool> {
+    Ok(cx.caller().coordinates(event.host_organization_id))
+}

@@ -73,6 +73,18 @@ fn visible(cx: &ServiceContext) -> Select<Entity> {
     ))
 }
 
+/// The applications among `ids` the caller may see, in one query (for lists that
+/// name many, such as an activity feed's targets).
+pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(visible(cx)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(&cx.db)
+        .await?)
+}
+
 /// Reads one application the caller may see.
 pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
     visible(cx)

@@ -416,7 +416,7 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: DelegationChanges) -
     if let Some(head) = changes.head_participant_id
         && head != current.head_participant_id
     {
-        super::participants::make_head(&txn, cx, id, head).await?;
+        super::participants::make_head(&txn, cx, &current, head).await?;
         active.head_participant_id = Set(head);
     }
     let arrival = arrival_change.flatten().unwrap_or(current.arrival_at);
@@ -492,6 +492,7 @@ async fn update_in_one_statement(
             action: "delegation.update",
             entity_type: "Delegation",
             redacted: &[],
+            event_column: "event_id",
         },
     )
     .await

@@ -890,6 +890,7 @@ pub async fn add_co_host(
             entity_id: event_id,
             before: None,
             after: Some(serde_json::json!({ "coHostOrganizationId": organization_id })),
+            event_id: None,
         },
     )
     .await?;
@@ -924,6 +925,7 @@ pub async fn remove_co_host(
             entity_id: event_id,
             before: Some(serde_json::json!({ "coHostOrganizationId": organization_id })),
             after: None,
+            event_id: None,
         },
     )
     .await?;

@@ -527,6 +527,7 @@ pub async fn invite(
                         entity_id: m.id,
                         before,
                         after: audit::snapshot(&*m),
+                        event_id: None,
                     });
                 }
             }
@@ -550,6 +551,7 @@ pub async fn invite(
             entity_id: m.id,
             before: None,
             after: audit::snapshot(m),
+            event_id: None,
         })
         .collect();
     audit::record_many(&txn, cx, entries).await?;
@@ -970,6 +972,7 @@ pub async fn sweep_expired(
             entity_id: m.id,
             before: audit::snapshot(m),
             after: Some(serde_json::json!({ "status": "EXPIRED" })),
+            event_id: None,
         })
         .collect();
     let count = entries.len() as u64;

@@ -292,6 +292,14 @@ async fn every_example_operation_validates_and_runs_on_the_demo_world() {
         assert_eq!(member["addParticipant"]["participant"]["dateOfBirth"], "1980-02-29");
         let decided = run("DecideApplication", &coordinator, json!({ "id": application, "accept": true })).await;
         assert_eq!(decided["decideApplication"]["application"]["status"], "ACCEPTED");
+        let activity = run("EventActivity", &coordinator, json!({ "id": program })).await;
+        let entries = activity["event"]["activity"]["nodes"].as_array().unwrap();
+        let registered = entries
+            .iter()
+            .find(|e| e["action"] == "PARTICIPANT_ADDED")
+            .unwrap_or_else(|| panic!("the UK's new member in the activity: {entries:?}"));
+        assert_eq!(registered["actor"]["organization"]["name"], "The Electoral Commission");
+        assert!(!registered["changes"].to_string().contains("1980-02-29"), "no personal data");
 
         let mut every: Vec<String> = examples.keys().cloned().collect();
         every.sort();

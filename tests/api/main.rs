@@ -3,6 +3,7 @@
 //! PostgreSQL, with a fresh database per run.
 
 mod access_matrix;
+mod activity;
 mod auth;
 mod calendar;
 mod changes_since;
