@@ -244,6 +244,7 @@ pub async fn list(
         sort,
         Column::CreatedAt,
         Column::UpdatedAt,
+        Column::Status,
         Column::Id,
     );
     let args = PageArgs::parse(page, &ordering.name)?;
@@ -276,6 +277,7 @@ pub async fn pages_of_events(
         name: "invitations",
         created_at: Column::CreatedAt,
         updated_at: Column::UpdatedAt,
+        status: Column::Status,
         id: Column::Id,
         event_id: Column::EventId,
         event_of: |m| m.event_id,

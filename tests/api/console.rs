@@ -292,6 +292,9 @@ async fn every_example_operation_validates_and_runs_on_the_demo_world() {
         assert_eq!(member["addParticipant"]["participant"]["dateOfBirth"], "1980-02-29");
         let decided = run("DecideApplication", &coordinator, json!({ "id": application, "accept": true })).await;
         assert_eq!(decided["decideApplication"]["application"]["status"], "ACCEPTED");
+        let found = run("InvitationSearch", &coordinator, json!({ "eventId": program, "search": "uzb" })).await;
+        let found = found["invitations"]["nodes"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "Uzbekistan's invitation: {found:?}");
         let activity = run("EventActivity", &coordinator, json!({ "id": program })).await;
         let entries = activity["event"]["activity"]["nodes"].as_array().unwrap();
         let registered = entries

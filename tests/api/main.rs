@@ -31,5 +31,6 @@ mod resilience;
 mod schema;
 mod seed;
 mod server;
+mod sorting;
 mod subscriptions;
 mod webhooks;
