@@ -25,6 +25,7 @@ mod m20261201_000016_updated_at_indexes;
 mod m20261201_000017_token_signing_keys;
 mod m20261202_000018_people_and_calendar_feeds;
 mod m20261202_000019_personal_data;
+mod m20261207_000020_activity;
 mod m20261207_000021_co_host_permissions;
 
 /// Applies or rolls back embhub's migrations, in order.
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_token_signing_keys::Migration),
             Box::new(m20261202_000018_people_and_calendar_feeds::Migration),
             Box::new(m20261202_000019_personal_data::Migration),
+            Box::new(m20261207_000020_activity::Migration),
             Box::new(m20261207_000021_co_host_permissions::Migration),
         ]
     }

@@ -79,6 +79,9 @@ async fn roundtrip_on_postgres() {
 }
 
 async fn roundtrip(db: &DatabaseConnection) {
+    activity_backfill(db).await;
+    Migrator::down(db, None).await.unwrap();
+
     let mut all_tables: Vec<&str> = TABLES.iter().copied().chain([MIGRATIONS_TABLE]).collect();
     all_tables.sort_unstable();
 
@@ -109,6 +112,112 @@ async fn roundtrip(db: &DatabaseConnection) {
         Migrator::get_applied_migrations(db).await.unwrap().len(),
         Migrator::migrations().len()
     );
+}
+
+/// Migration 000020 gives existing audit entries their event: from the record
+/// when it still exists, from the entry's snapshot when it was removed; none
+/// for an organization.
+async fn activity_backfill(db: &DatabaseConnection) {
+    let before_activity = Migrator::migrations().len() as u32 - 1;
+    Migrator::up(db, Some(before_activity)).await.unwrap();
+    // UUIDs as the application stores them: 16-byte blobs on SQLite.
+    let sqlite = db.get_database_backend() == migration::sea_orm::DbBackend::Sqlite;
+    let lit = |n: u32| {
+        if sqlite {
+            format!("X'{}'", uid(n).replace('-', ""))
+        } else {
+            format!("'{}'", uid(n))
+        }
+    };
+    let (nec, ph, event, session, invitation, delegation, member) =
+        (lit(1), lit(2), lit(10), lit(15), lit(20), lit(30), lit(31));
+    for sql in [
+        format!(
+            "INSERT INTO organizations (id, kind, name, country_code, created_at, updated_at) \
+             VALUES ({nec}, 'ELECTION_MANAGEMENT_BODY', 'NEC', 'KR', '{NOW}', '{NOW}')"
+        ),
+        format!(
+            "INSERT INTO organizations (id, kind, name, country_code, created_at, updated_at) \
+             VALUES ({ph}, 'ELECTION_MANAGEMENT_BODY', 'COMELEC', 'PH', '{NOW}', '{NOW}')"
+        ),
+        format!(
+            "INSERT INTO events (id, kind, host_organization_id, title, time_zone, start_date, \
+             end_date, date_status, status, participation_mode, created_at, updated_at) \
+             VALUES ({event}, 'FORUM', {nec}, 'Forum', 'Asia/Seoul', '2026-12-01', '2026-12-05', \
+             'CONFIRMED', 'DRAFT', 'INVITATION_ONLY', '{NOW}', '{NOW}')"
+        ),
+        format!(
+            "INSERT INTO sessions (id, event_id, kind, title, starts_at, ends_at, created_at, \
+             updated_at) VALUES ({session}, {event}, 'BRIEFING', 'Opening', '{NOW}', '{NOW}', \
+             '{NOW}', '{NOW}')"
+        ),
+        format!(
+            "INSERT INTO invitations (id, event_id, organization_id, status, seats_offered, \
+             funded_seats, funding_covers, created_at, updated_at) \
+             VALUES ({invitation}, {event}, {ph}, 'DRAFT', 2, 1, '[\"AIRFARE\"]', '{NOW}', '{NOW}')"
+        ),
+        format!(
+            "INSERT INTO delegations (id, event_id, organization_id, invitation_id, status, \
+             created_at, updated_at) \
+             VALUES ({delegation}, {event}, {ph}, {invitation}, 'FORMING', '{NOW}', '{NOW}')"
+        ),
+        format!(
+            "INSERT INTO participants (id, delegation_id, full_name, role, created_at, updated_at) \
+             VALUES ({member}, {delegation}, 'Maria Santos', 'HEAD', '{NOW}', '{NOW}')"
+        ),
+    ] {
+        ok(db, &sql).await;
+    }
+    let snapshot = |field: &str, n: u32| format!("'{{\"{field}\": \"{}\"}}'", uid(n));
+    let entries = [
+        (lit(100), "Event", event.clone(), "NULL".to_owned()),
+        (lit(101), "Session", session.clone(), "NULL".to_owned()),
+        (
+            lit(102),
+            "Invitation",
+            invitation.clone(),
+            "NULL".to_owned(),
+        ),
+        (lit(103), "Participant", member.clone(), "NULL".to_owned()),
+        // A removed session and a removed member: only their snapshots remain.
+        (lit(104), "Session", lit(16), snapshot("event_id", 10)),
+        (
+            lit(105),
+            "Participant",
+            lit(32),
+            snapshot("delegation_id", 30),
+        ),
+        (lit(106), "Organization", nec.clone(), "NULL".to_owned()),
+    ];
+    for (id, entity_type, entity_id, before) in &entries {
+        ok(
+            db,
+            &format!(
+                "INSERT INTO audit_entries (id, action, entity_type, entity_id, before, \
+                 created_at) VALUES ({id}, 'x.y', '{entity_type}', {entity_id}, {before}, \
+                 '{NOW}')"
+            ),
+        )
+        .await;
+    }
+
+    Migrator::up(db, None).await.unwrap();
+
+    for (id, entity_type, _, _) in &entries[..6] {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM audit_entries WHERE id = {id} AND event_id = {event}"
+        );
+        assert_eq!(
+            count(db, &sql).await,
+            1,
+            "the {entity_type} entry {id} has its event"
+        );
+    }
+    let organization_entry = format!(
+        "SELECT COUNT(*) AS n FROM audit_entries WHERE id = {} AND event_id IS NULL",
+        lit(106)
+    );
+    assert_eq!(count(db, &organization_entry).await, 1);
 }
 
 /// The user tables present in the database, sorted.

@@ -17,6 +17,11 @@ pub struct Model {
     pub after: Option<Json>,
     pub request_id: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The event the change belongs to (the event itself, or the event of the
+    /// session, invitation, application, delegation, participant or presentation
+    /// changed); null for organizations, API clients, webhooks and calendar feeds.
+    /// Stored at record time so that an event's activity is one index range.
+    pub event_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -228,12 +228,12 @@ fast_row!(super::participant::stored::Model {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{EntityName, IdenStatic, Iterable};
+    use sea_orm::{EntityTrait, IdenStatic, Iterable};
 
     use super::*;
     use crate::entity::{delegation, event, organization, participant, session};
 
-    fn columns<E: EntityName>() -> Vec<&'static str>
+    fn columns<E: EntityTrait>() -> Vec<&'static str>
     where
         E::Column: Iterable + IdenStatic,
     {

@@ -127,6 +127,9 @@ pub struct ApplicationFilter {
     /// `orderBy: {field: UPDATED_AT}`, and skip what you already hold (same id
     /// and `updatedAt`).
     updated_since: Option<DateTimeInput>,
+    /// Only applications of organizations whose name, local name or acronym contains
+    /// this text, ignoring case (as the directory's `search`).
+    search: Option<String>,
 }
 
 /// Input of `applyToEvent`.
@@ -198,6 +201,7 @@ pub(super) fn filter(input: ApplicationFilter) -> Result<Filter, AppError> {
         input.organization_id,
         input.statuses,
         input.updated_since,
+        input.search,
     )
 }
 

@@ -144,7 +144,11 @@ pub struct AuditQuery;
 impl AuditQuery {
     /// The audit trail of one record, newest first: for the host's COORDINATOR of
     /// its event and co-hosts the host granted VIEW_ACTIVITY (ADMIN for
-    /// organizations). Entries never hold participants' personal data.
+    /// organizations). Raw stored snapshots, never participants' personal data;
+    /// use `Event.activity` and `Organization.activity` instead.
+    #[graphql(
+        deprecation = "Use `Event.activity` (or `Organization.activity`): every change touching an event in API form (field names, global ids, enum names), filterable and paged both ways."
+    )]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -155,6 +155,7 @@ pub fn participation_filter<S>(
     organization_id: Option<async_graphql::ID>,
     statuses: Option<Vec<S>>,
     updated_since: Option<DateTimeInput>,
+    search: Option<String>,
 ) -> Result<crate::service::lists::ParticipationFilter<S>, crate::error::AppError> {
     use super::ids::{NodeType, decode_optional};
     Ok(crate::service::lists::ParticipationFilter {
@@ -166,6 +167,7 @@ pub fn participation_filter<S>(
         )?,
         statuses,
         updated_since: DateTimeInput::parse_optional(updated_since, "filter.updatedSince")?,
+        search,
     })
 }
 

@@ -313,6 +313,9 @@ pub struct DelegationFilter {
     /// `orderBy: {field: UPDATED_AT}`, and skip what you already hold (same id
     /// and `updatedAt`).
     updated_since: Option<DateTimeInput>,
+    /// Only delegations of organizations whose name, local name or acronym contains
+    /// this text, ignoring case (as the directory's `search`).
+    search: Option<String>,
 }
 
 /// Input of `updateDelegation`: omitted fields stay, `null` clears them.
@@ -461,6 +464,7 @@ pub(super) fn filter(input: DelegationFilter) -> Result<Filter, AppError> {
         input.organization_id,
         input.statuses,
         input.updated_since,
+        input.search,
     )
 }
 

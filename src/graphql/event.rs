@@ -242,6 +242,30 @@ impl Event {
                 .unwrap_or_default(),
         ))
     }
+    /// Every audited change touching this event — the event, its co-hosts,
+    /// sessions, invitations, applications, delegations, participants and
+    /// presentations — newest first, in API form (see `ActivityEntry`). For the
+    /// host's COORDINATOR and co-hosts granted VIEW_ACTIVITY; null for anyone else.
+    #[allow(clippy::too_many_arguments)]
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the entries must meet.")] filter: Option<
+            super::activity::ActivityFilterInput,
+        >,
+    ) -> Result<Option<super::activity::ActivityConnection>> {
+        super::activity::of_event(
+            ctx,
+            &self.0,
+            page_request(first, after, last, before),
+            filter,
+        )
+        .await
+    }
     /// When the event was published to partners.
     async fn published_at(&self) -> Option<IsoDateTime> {
         self.0.published_at.map(IsoDateTime)

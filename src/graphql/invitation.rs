@@ -147,6 +147,9 @@ pub struct InvitationFilter {
     /// `orderBy: {field: UPDATED_AT}`, and skip what you already hold (same id
     /// and `updatedAt`).
     updated_since: Option<DateTimeInput>,
+    /// Only invitations of organizations whose name, local name or acronym contains
+    /// this text, ignoring case (as the directory's `search`).
+    search: Option<String>,
 }
 
 /// Input of `inviteOrganizations`.
@@ -241,6 +244,7 @@ pub(super) fn filter(input: InvitationFilter) -> Result<Filter, AppError> {
         input.organization_id,
         input.statuses,
         input.updated_since,
+        input.search,
     )
 }
 

@@ -233,5 +233,6 @@ fn attach_with(
         ))
         .data(batched(CoHostLoader(cx.clone()), window, cache))
         .data(batched(SummaryLoader(cx.clone()), window, cache));
+    let request = super::activity::attach(request, &cx, window, cache);
     super::nested::attach(request, &cx, window, cache).data(cx)
 }

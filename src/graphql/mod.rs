@@ -4,6 +4,7 @@
 //! [`ServiceContext`](crate::service::ServiceContext) and maps the result; access
 //! decisions and rules live in `service/`. Roots are composed per domain.
 
+mod activity;
 mod application;
 mod audit;
 mod calendar;

@@ -68,6 +68,29 @@ impl Organization {
     async fn updated_at(&self) -> IsoDateTime {
         IsoDateTime(self.0.updated_at)
     }
+    /// The changes to this organization's directory entry, newest first, in API
+    /// form (see `ActivityEntry`). For ADMIN; null for anyone else. (The
+    /// activity of the events it hosts is `Event.activity`, for their hosts.)
+    #[allow(clippy::too_many_arguments)]
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Cursor after which the page starts.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
+        #[graphql(desc = "Conditions the entries must meet.")] filter: Option<
+            super::activity::ActivityFilterInput,
+        >,
+    ) -> Result<Option<super::activity::ActivityConnection>> {
+        super::activity::of_organization(
+            ctx,
+            self.0.id,
+            super::connection::page_request(first, after, last, before),
+            filter,
+        )
+        .await
+    }
 }
 
 /// Narrows the organization directory; all given conditions must hold.

@@ -221,3 +221,15 @@ pub fn acts_for(cx: &ServiceContext, organization_id: Uuid) -> bool {
     let caller = cx.caller();
     caller.acts_as_partner() && caller.organization_id == organization_id
 }
+
+/// Whether the caller may read `event`'s activity feed (`Event.activity`): every
+/// audited change to the event and its participation, with who made it. The
+/// host's coordinators, and co-hosts' coordinators the host granted
+/// `VIEW_ACTIVITY`; anyone else reads no activity (the field is null for them,
+/// as for a record they may not see).
+pub async fn may_read_event_activity(cx: &ServiceContext, event: &event::Model) -> AppResult<bool> {
+    if cx.caller().coordinates(event.host_organization_id) {
+        return Ok(true);
+    }
+    co_host_may(cx, event, CoHostPermission::ViewActivity).await
+}

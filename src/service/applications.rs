@@ -75,6 +75,18 @@ fn visible(cx: &ServiceContext) -> Select<Entity> {
     ))
 }
 
+/// The applications among `ids` the caller may see, in one query (for lists that
+/// name many, such as an activity feed's targets).
+pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(visible(cx)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(&cx.db)
+        .await?)
+}
+
 /// Reads one application the caller may see.
 pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
     visible(cx)
@@ -117,6 +129,7 @@ pub async fn list(
         sort,
         Column::CreatedAt,
         Column::UpdatedAt,
+        Column::Status,
         Column::Id,
     );
     let args = PageArgs::parse(page, &ordering.name)?;
@@ -142,6 +155,7 @@ pub async fn pages_of_events(
         name: "applications",
         created_at: Column::CreatedAt,
         updated_at: Column::UpdatedAt,
+        status: Column::Status,
         id: Column::Id,
         event_id: Column::EventId,
         event_of: |m| m.event_id,

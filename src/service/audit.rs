@@ -42,9 +42,33 @@ pub struct Change<'a> {
     pub entity_id: Uuid,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
+    /// The event the change belongs to, for its activity feed. May be left out
+    /// when [`event_of_change`] finds it: for an event, and for records whose
+    /// snapshot names their `event_id` (sessions, invitations, applications,
+    /// delegations). Participants and presentations must give it.
+    pub event_id: Option<Uuid>,
+}
+
+/// The event `change` belongs to: the one it names, the event itself, or the
+/// `event_id` of its snapshot.
+pub fn event_of_change(change: &Change<'_>) -> Option<Uuid> {
+    if change.event_id.is_some() {
+        return change.event_id;
+    }
+    if change.entity_type == "Event" {
+        return Some(change.entity_id);
+    }
+    if change.entity_type == "Organization" {
+        return None;
+    }
+    [change.after.as_ref(), change.before.as_ref()]
+        .into_iter()
+        .flatten()
+        .find_map(|s| s.get("event_id")?.as_str()?.parse().ok())
 }
 
 fn entry(cx: Option<&ServiceContext>, change: Change<'_>) -> audit_entry::ActiveModel {
+    let event_id = event_of_change(&change);
     audit_entry::ActiveModel {
         id: Set(Uuid::now_v7()),
         actor_client_id: Set(cx.and_then(|cx| cx.caller.api_client_id())),
@@ -57,6 +81,7 @@ fn entry(cx: Option<&ServiceContext>, change: Change<'_>) -> audit_entry::Active
         after: Set(change.after),
         request_id: Set(cx.and_then(|cx| cx.request_id.clone())),
         created_at: Set(Utc::now()),
+        event_id: Set(event_id),
     }
 }
 
@@ -95,6 +120,7 @@ pub async fn record_change<C: ConnectionTrait, T: Serialize>(
             entity_id,
             before: before.and_then(snapshot),
             after: after.and_then(snapshot),
+            event_id: None,
         },
     )
     .await

@@ -192,6 +192,7 @@ pub async fn list(
         sort,
         Column::CreatedAt,
         Column::UpdatedAt,
+        Column::Status,
         Column::Id,
     );
     let args = PageArgs::parse(page, &ordering.name)?;
@@ -217,6 +218,7 @@ pub async fn pages_of_events(
         name: "delegations",
         created_at: Column::CreatedAt,
         updated_at: Column::UpdatedAt,
+        status: Column::Status,
         id: Column::Id,
         event_id: Column::EventId,
         event_of: |m| m.event_id,
@@ -420,7 +422,7 @@ pub async fn update(cx: &ServiceContext, id: Uuid, changes: DelegationChanges) -
     if let Some(head) = changes.head_participant_id
         && head != current.head_participant_id
     {
-        super::participants::make_head(&txn, cx, id, head).await?;
+        super::participants::make_head(&txn, cx, &current, head).await?;
         active.head_participant_id = Set(head);
     }
     let arrival = arrival_change.flatten().unwrap_or(current.arrival_at);
@@ -496,6 +498,7 @@ async fn update_in_one_statement(
             action: "delegation.update",
             entity_type: "Delegation",
             redacted: &[],
+            event_column: "event_id",
         },
     )
     .await

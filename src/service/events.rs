@@ -938,6 +938,7 @@ pub async fn add_co_host(
             entity_id: event_id,
             before: None,
             after: Some(co_host_snapshot(organization_id, &permissions)),
+            event_id: None,
         },
     )
     .await?;
@@ -1004,6 +1005,7 @@ pub async fn update_co_host_permissions(
             entity_id: event_id,
             before: Some(co_host_snapshot(organization_id, &before)),
             after: Some(co_host_snapshot(organization_id, &permissions)),
+            event_id: None,
         },
     )
     .await?;
@@ -1045,6 +1047,7 @@ pub async fn remove_co_host(
             entity_id: event_id,
             before: Some(co_host_snapshot(organization_id, &removed_permissions)),
             after: None,
+            event_id: None,
         },
     )
     .await?;

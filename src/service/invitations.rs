@@ -245,6 +245,7 @@ pub async fn list(
         sort,
         Column::CreatedAt,
         Column::UpdatedAt,
+        Column::Status,
         Column::Id,
     );
     let args = PageArgs::parse(page, &ordering.name)?;
@@ -277,6 +278,7 @@ pub async fn pages_of_events(
         name: "invitations",
         created_at: Column::CreatedAt,
         updated_at: Column::UpdatedAt,
+        status: Column::Status,
         id: Column::Id,
         event_id: Column::EventId,
         event_of: |m| m.event_id,
@@ -534,6 +536,7 @@ pub async fn invite(
                         entity_id: m.id,
                         before,
                         after: audit::snapshot(&*m),
+                        event_id: None,
                     });
                 }
             }
@@ -557,6 +560,7 @@ pub async fn invite(
             entity_id: m.id,
             before: None,
             after: audit::snapshot(m),
+            event_id: None,
         })
         .collect();
     audit::record_many(&txn, cx, entries).await?;
@@ -977,6 +981,7 @@ pub async fn sweep_expired(
             entity_id: m.id,
             before: audit::snapshot(m),
             after: Some(serde_json::json!({ "status": "EXPIRED" })),
+            event_id: None,
         })
         .collect();
     let count = entries.len() as u64;

@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select, Value};
 use uuid::Uuid;
 
 use super::pagination::{Ordering, SortDirection, parse_timestamp, timestamp_text};
-use crate::entity::{application, audit_entry, delegation, invitation};
+use crate::entity::{application, audit_entry, delegation, invitation, organization};
 
 /// Which records of a participation list to show (always within what the caller
 /// may see).
@@ -18,6 +18,9 @@ pub struct ParticipationFilter<S> {
     pub statuses: Option<Vec<S>>,
     /// Only records changed after this instant (see [`changed_since`]).
     pub updated_since: Option<DateTime<Utc>>,
+    /// Only records of organizations whose name, local name or acronym contains
+    /// this text, ignoring case (see [`by_organization_text`]).
+    pub search: Option<String>,
 }
 
 impl<S> Default for ParticipationFilter<S> {
@@ -27,6 +30,7 @@ impl<S> Default for ParticipationFilter<S> {
             organization_id: None,
             statuses: None,
             updated_since: None,
+            search: None,
         }
     }
 }
@@ -48,7 +52,42 @@ pub fn changed_since<E: EntityTrait>(
     }
 }
 
-/// Applies the event, organization and change-time conditions of `filter`.
+/// Keeps the rows whose organization's name, local name or acronym contains
+/// `search` (case-insensitive, the same on SQLite and PostgreSQL: the directory's
+/// own search); a blank search keeps everything.
+pub fn by_organization_text<E: EntityTrait>(
+    select: Select<E>,
+    organization_column: E::Column,
+    search: Option<&str>,
+) -> Select<E> {
+    use sea_orm::{QuerySelect, QueryTrait};
+    let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) else {
+        return select;
+    };
+    let pattern = super::search::contains_pattern(search);
+    let matching = organization::Entity::find()
+        .select_only()
+        .column(organization::Column::Id)
+        .filter(
+            sea_orm::Condition::any()
+                .add(super::search::lower_like(
+                    organization::Column::Name,
+                    &pattern,
+                ))
+                .add(super::search::lower_like(
+                    organization::Column::LocalName,
+                    &pattern,
+                ))
+                .add(super::search::lower_like(
+                    organization::Column::Acronym,
+                    &pattern,
+                )),
+        )
+        .into_query();
+    select.filter(organization_column.in_subquery(matching))
+}
+
+/// Applies the event, organization, search and change-time conditions of `filter`.
 pub fn by_event_and_organization<E: EntityTrait, S>(
     mut select: Select<E>,
     event_column: E::Column,
@@ -62,6 +101,7 @@ pub fn by_event_and_organization<E: EntityTrait, S>(
     if let Some(organization) = filter.organization_id {
         select = select.filter(organization_column.eq(organization));
     }
+    select = by_organization_text(select, organization_column, filter.search.as_deref());
     changed_since(select, updated_at_column, filter.updated_since)
 }
 
@@ -94,9 +134,11 @@ pub trait Chronological {
     fn created_at(&self) -> DateTime<Utc>;
 }
 
-/// A record that changes, listed by its last change too.
+/// A record that changes, listed by its last change and its status too.
 pub trait Changing: Chronological {
     fn updated_at(&self) -> DateTime<Utc>;
+    /// The stored status, as the schema names it.
+    fn status_text(&self) -> String;
 }
 
 macro_rules! chronological {
@@ -118,6 +160,9 @@ macro_rules! changing {
             fn updated_at(&self) -> DateTime<Utc> {
                 self.updated_at
             }
+            fn status_text(&self) -> String {
+                sea_orm::ActiveEnum::to_value(&self.status)
+            }
         }
     )*};
 }
@@ -136,6 +181,10 @@ fn created_text<M: Chronological>(model: &M) -> String {
 
 fn updated_text<M: Changing>(model: &M) -> String {
     timestamp_text(&model.updated_at())
+}
+
+fn status_text<M: Changing>(model: &M) -> String {
+    model.status_text()
 }
 
 fn id_of<M: Chronological>(model: &M) -> Uuid {
@@ -190,6 +239,33 @@ where
     }
 }
 
+/// Keyset ordering by stored status (then id) for the list named `list`.
+///
+/// Statuses sort by their names (`ACCEPTED` before `SENT`); the id breaks ties,
+/// so cursors stay exact within a status. An invitation past its respond-by
+/// reads `EXPIRED` at once but sorts by its stored status until the expiry
+/// sweep stores it.
+pub fn by_status<E>(
+    list: &str,
+    status: E::Column,
+    id: E::Column,
+    direction: SortDirection,
+) -> Ordering<E>
+where
+    E: EntityTrait,
+    E::Model: Changing,
+{
+    Ordering {
+        name: format!("{list}:STATUS:{direction:?}"),
+        column: status,
+        id_column: id,
+        direction,
+        sort_value: status_text::<E::Model>,
+        parse_value: super::pagination::parse_text,
+        id_of: id_of::<E::Model>,
+    }
+}
+
 /// What a participation list (invitations, applications, delegations) sorts by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
 pub enum ParticipationSortField {
@@ -198,6 +274,9 @@ pub enum ParticipationSortField {
     /// By when the record last changed, so that a system that was offline catches
     /// up page by page (with `updatedSince`, from the last `updatedAt` it holds).
     UpdatedAt,
+    /// By status name (`ACCEPTED`, `DECLINED`, …, `WITHDRAWN`), oldest first
+    /// within a status (by id).
+    Status,
 }
 
 /// The ordering of participation list `list` by `sort`.
@@ -206,6 +285,7 @@ pub fn participation_ordering<E>(
     sort: (ParticipationSortField, SortDirection),
     created_at: E::Column,
     updated_at: E::Column,
+    status: E::Column,
     id: E::Column,
 ) -> Ordering<E>
 where
@@ -215,6 +295,7 @@ where
     match sort.0 {
         ParticipationSortField::CreatedAt => by_creation(list, created_at, id, sort.1),
         ParticipationSortField::UpdatedAt => by_update(list, updated_at, id, sort.1),
+        ParticipationSortField::Status => by_status(list, status, id, sort.1),
     }
 }
 
@@ -225,6 +306,7 @@ pub struct ParticipationList<E: EntityTrait> {
     pub name: &'static str,
     pub created_at: E::Column,
     pub updated_at: E::Column,
+    pub status: E::Column,
     pub id: E::Column,
     pub event_id: E::Column,
     pub event_of: fn(&E::Model) -> Uuid,
@@ -244,8 +326,14 @@ where
     E: EntityTrait,
     E::Model: Changing + Sync,
 {
-    let ordering =
-        participation_ordering::<E>(list.name, sort, list.created_at, list.updated_at, list.id);
+    let ordering = participation_ordering::<E>(
+        list.name,
+        sort,
+        list.created_at,
+        list.updated_at,
+        list.status,
+        list.id,
+    );
     let args = super::pagination::PageArgs::parse(page, &ordering.name)?;
     super::pagination::fetch_pages_per_parent(
         &cx.db,

@@ -6,6 +6,7 @@
 //! their audit entry.
 
 pub mod access;
+pub mod activity;
 pub mod applications;
 pub mod audit;
 pub mod calendar;

@@ -45,6 +45,9 @@ pub(crate) struct Change<E: EntityTrait> {
     pub entity_type: &'static str,
     /// Columns whose values the audit entry replaces with `[REDACTED]`.
     pub redacted: &'static [&'static str],
+    /// The record's column naming its event (`event_id`; `id` for an event),
+    /// copied into the audit entry for the event's activity feed.
+    pub event_column: &'static str,
 }
 
 /// Collects the parameters of a statement, numbering PostgreSQL placeholders.
@@ -140,8 +143,9 @@ where
              WHERE {table}.\"id\" = before_row.\"id\"{version_check} RETURNING {table}.*), \
          audit AS (INSERT INTO \"audit_entries\" (\"id\", \"actor_client_id\", \"actor_person_id\", \
              \"actor_organization_id\", \"action\", \"entity_type\", \"entity_id\", \"before\", \
-             \"after\", \"request_id\", \"created_at\") \
-             SELECT {audit}, after_row.\"id\", {before}, {after}, {request_id}, {created_at} \
+             \"after\", \"request_id\", \"created_at\", \"event_id\") \
+             SELECT {audit}, after_row.\"id\", {before}, {after}, {request_id}, {created_at}, \
+             after_row.{event_column} \
              FROM after_row CROSS JOIN before_row) \
          SELECT * FROM after_row",
         table = quoted(&table),
@@ -149,6 +153,7 @@ where
         audit = audit_values.join(", "),
         before = audit_json("before_row", change.redacted),
         after = audit_json("after_row", change.redacted),
+        event_column = quoted(change.event_column),
     );
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, params.0);
     match cx.db.query_one_raw(statement).await? {

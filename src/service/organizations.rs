@@ -382,6 +382,7 @@ pub async fn create(cx: &ServiceContext, input: NewOrganization) -> AppResult<Mo
             entity_id: created.id,
             before: None,
             after: audit::snapshot(&created),
+            event_id: None,
         },
     )
     .await?;
@@ -465,6 +466,7 @@ pub async fn update(
             entity_id: id,
             before: audit::snapshot(&current),
             after: audit::snapshot(&updated),
+            event_id: None,
         },
     )
     .await?;

@@ -291,8 +291,10 @@ async fn counts(
     Ok((total, funded))
 }
 
-/// Audits a change of a participant, from the stored rows: its sensitive values
-/// are never decrypted for the log (see [`personal_data::audit_snapshot`]).
+/// Audits a change of a participant of an event's delegation, from the stored
+/// rows: its sensitive values are never decrypted for the log (see
+/// [`personal_data::audit_snapshot`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn record(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
@@ -300,6 +302,7 @@ pub(crate) async fn record(
     before: Option<&stored::Model>,
     after: Option<&stored::Model>,
     id: Uuid,
+    event_id: Uuid,
 ) -> AppResult<()> {
     audit::record(
         txn,
@@ -310,6 +313,7 @@ pub(crate) async fn record(
             entity_id: id,
             before: before.and_then(personal_data::audit_snapshot),
             after: after.and_then(personal_data::audit_snapshot),
+            event_id: Some(event_id),
         },
     )
     .await
@@ -363,6 +367,7 @@ pub async fn add(
         None,
         Some(&created),
         created.id,
+        delegation.event_id,
     )
     .await?;
     if created.role == ParticipantRole::Head {
@@ -445,9 +450,10 @@ async fn name_head(
 pub(crate) async fn make_head(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
-    delegation_id: Uuid,
+    delegation: &delegation::Model,
     head: Option<Uuid>,
 ) -> AppResult<()> {
+    let (delegation_id, event_id) = (delegation.id, delegation.event_id);
     let new_head = match head {
         Some(id) => Some(
             Entity::find_by_id(id)
@@ -470,10 +476,10 @@ pub(crate) async fn make_head(
         .await?;
     // Demote first: the unique index allows one HEAD at every moment.
     for old in previous.iter().filter(|p| Some(p.id) != head) {
-        set_role(txn, cx, old, ParticipantRole::Member).await?;
+        set_role(txn, cx, old, ParticipantRole::Member, event_id).await?;
     }
     if let Some(new_head) = new_head.filter(|p| p.role != ParticipantRole::Head) {
-        set_role(txn, cx, &new_head, ParticipantRole::Head).await?;
+        set_role(txn, cx, &new_head, ParticipantRole::Head, event_id).await?;
     }
     Ok(())
 }
@@ -483,6 +489,7 @@ async fn set_role(
     cx: &ServiceContext,
     current: &stored::Model,
     role: ParticipantRole,
+    event_id: Uuid,
 ) -> AppResult<()> {
     let mut active: ActiveModel = current.clone().into();
     active.role = Set(role);
@@ -501,6 +508,7 @@ async fn set_role(
         Some(current),
         Some(&updated),
         current.id,
+        event_id,
     )
     .await
 }
@@ -578,6 +586,7 @@ pub async fn update(
         Some(&stored_current),
         Some(&updated),
         id,
+        delegation.event_id,
     )
     .await?;
     if becomes_head {
@@ -603,7 +612,16 @@ pub async fn remove(
         name_head(&txn, cx, &delegation, None).await?;
     }
     Entity::delete_by_id(id).exec(&txn).await?;
-    record(&txn, cx, "participant.remove", Some(&current), None, id).await?;
+    record(
+        &txn,
+        cx,
+        "participant.remove",
+        Some(&current),
+        None,
+        id,
+        delegation.event_id,
+    )
+    .await?;
     cx.commit(txn).await?;
     Ok(personal_data::without_sensitive(current))
 }

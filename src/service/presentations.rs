@@ -55,6 +55,18 @@ fn visible(cx: &ServiceContext) -> Select<Entity> {
     )
 }
 
+/// The presentations among `ids` the caller may see, in one query (for lists that
+/// name many, such as an activity feed's targets).
+pub async fn get_many(cx: &ServiceContext, ids: &[Uuid]) -> AppResult<Vec<Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(visible(cx)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(&cx.db)
+        .await?)
+}
+
 /// Reads one presentation the caller may see.
 pub async fn get(cx: &ServiceContext, id: Uuid) -> AppResult<Model> {
     visible(cx)
@@ -84,21 +96,27 @@ pub async fn of_delegations(cx: &ServiceContext, delegation_ids: &[Uuid]) -> App
         .await?)
 }
 
+/// Audits a change of a presentation at event `event_id` (its snapshot names
+/// only the session and delegation).
 async fn record(
     txn: &DatabaseTransaction,
     cx: &ServiceContext,
     action: &str,
     before: Option<&Model>,
     after: &Model,
+    event_id: Uuid,
 ) -> AppResult<()> {
-    audit::record_change(
+    audit::record(
         txn,
         cx,
-        action,
-        "Presentation",
-        after.id,
-        before,
-        Some(after),
+        audit::Change {
+            action,
+            entity_type: "Presentation",
+            entity_id: after.id,
+            before: before.and_then(audit::snapshot),
+            after: audit::snapshot(after),
+            event_id: Some(event_id),
+        },
     )
     .await
 }
@@ -154,7 +172,15 @@ pub async fn propose(cx: &ServiceContext, input: NewPresentation) -> AppResult<M
     }
     .insert(&txn)
     .await?;
-    record(&txn, cx, "presentation.propose", None, &created).await?;
+    record(
+        &txn,
+        cx,
+        "presentation.propose",
+        None,
+        &created,
+        session.event_id,
+    )
+    .await?;
     cx.commit(txn).await?;
     Ok(created)
 }
@@ -222,6 +248,7 @@ pub async fn decide(
         },
         Some(&current),
         &updated,
+        session.event_id,
     )
     .await?;
     cx.commit(txn).await?;

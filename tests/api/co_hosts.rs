@@ -28,6 +28,7 @@ const DECIDE_APPLICATION: &str = "mutation($id: ID!, $accept: Boolean!) {
     decideApplication(input: { id: $id, accept: $accept }) { application { id status invitation { delegation { id } } } } }";
 const DECIDE_PRESENTATION: &str = "mutation($id: ID!) {
     decidePresentation(input: { id: $id, accept: true }) { presentation { id status } } }";
+const ACTIVITY: &str = "query($id: ID!) { event(id: $id) { activity(first: 50) { nodes { action actor { organization { acronym } } changes { field before after } } } } }";
 const AUDIT: &str = "query($id: ID!) { auditLog(entityId: $id) { nodes { action actorClientId actorOrganization { acronym } } } }";
 
 /// The demo world with a coordinator client for the NEC, A-WEB and KOICA.
@@ -313,6 +314,8 @@ async fn koica_runs_the_seminar_agenda_and_reviews_applications_as_far_as_it_is_
         }
         assert_eq!(app.count_rows("sessions").await, sessions);
         assert_eq!(app.count_rows("delegations").await, 1, "only the demo's Uzbek delegation");
+        let feed = app.gql(Some(&d.koica_token), ACTIVITY, json!({ "id": d.seminar })).await;
+        assert_eq!(feed.data()["event"]["activity"], Value::Null, "no activity without VIEW_ACTIVITY");
 
         // MANAGE_AGENDA: KOICA adds its session and edits it.
         grant(&app, &d.host, &d.seminar, d.koica, &["MANAGE_AGENDA"]).await.data();
@@ -368,6 +371,17 @@ async fn koica_runs_the_seminar_agenda_and_reviews_applications_as_far_as_it_is_
             for secret in ["FA1234567", "1980-01-02", "halal"] {
                 assert!(!text.contains(secret), "{secret} in {text}");
             }
+        }
+        // The activity feed too, in API form and without personal data.
+        let feed = app.gql(Some(&d.koica_token), ACTIVITY, json!({ "id": d.seminar })).await;
+        let entries = feed.data()["event"]["activity"]["nodes"].as_array().unwrap().clone();
+        let actions: Vec<&str> = entries.iter().filter_map(|e| e["action"].as_str()).collect();
+        for expected in ["SESSION_CHANGED", "APPLICATION_ACCEPTED", "PARTICIPANT_CHANGED"] {
+            assert!(actions.contains(&expected), "{expected} in {actions:?}");
+        }
+        let text = feed.body.to_string();
+        for secret in ["FA1234567", "1980-01-02", "halal"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
         }
         // ... and still only for its own event: the visitor program's is not its.
         let other = app.gql(Some(&d.koica_token), AUDIT, json!({ "id": d.program })).await;

@@ -303,6 +303,17 @@ async fn every_example_operation_validates_and_runs_on_the_demo_world() {
             granted["updateCoHostPermissions"]["event"]["coHosts"][0]["permissions"],
             json!(["INVITE", "VIEW_ACTIVITY"])
         );
+        let found = run("InvitationSearch", &coordinator, json!({ "eventId": program, "search": "uzb" })).await;
+        let found = found["invitations"]["nodes"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "Uzbekistan's invitation: {found:?}");
+        let activity = run("EventActivity", &coordinator, json!({ "id": program })).await;
+        let entries = activity["event"]["activity"]["nodes"].as_array().unwrap();
+        let registered = entries
+            .iter()
+            .find(|e| e["action"] == "PARTICIPANT_ADDED")
+            .unwrap_or_else(|| panic!("the UK's new member in the activity: {entries:?}"));
+        assert_eq!(registered["actor"]["organization"]["name"], "The Electoral Commission");
+        assert!(!registered["changes"].to_string().contains("1980-02-29"), "no personal data");
 
         let mut every: Vec<String> = examples.keys().cloned().collect();
         every.sort();

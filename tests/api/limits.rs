@@ -141,6 +141,57 @@ async fn complexity_counts_page_sizes() {
     .await;
 }
 
+/// The benchmark's partner dashboard (`bench/lib/bench.py`): a hundred
+/// invitations with their events and delegations, ten members each.
+const BENCH_DASHBOARD: &str = "query Dashboard($org: ID!) {
+  invitations(first: 100, filter: { organizationId: $org }) {
+    totalCount
+    nodes {
+      id status seatsOffered fundedSeats respondBy
+      event {
+        id title startDate endDate dateStatus status
+        host { id name }
+        sessions { id title startsAt endsAt }
+      }
+      delegation { id status notes participants(first: 10) { nodes { id fullName role } } }
+    }
+  }
+}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_connection_costs_its_page_size_times_its_selection() {
+    each_backend(|app| async move {
+        // 100 events × 100 invitations × 100 members: refused under the default
+        // limit (10,000), whichever nested list asks for the rows.
+        let cube = "{ events(first: 100) { nodes { invitations(first: 100) { nodes {
+            delegation { participants(first: 100) { nodes { id } } } } } } } }";
+        let response = assert_refused(&app, cube, "QUERY_TOO_COMPLEX").await;
+        let message = response.body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("2030201"),
+            "1 + 100 × (1 + 1 + 100 × (1 + 1 + 1 + 100 × 2)): {message}"
+        );
+        let feeds = "{ events(first: 100) { nodes { activity(first: 100) { nodes { changes { field } } } } } }";
+        assert_refused(&app, feeds, "QUERY_TOO_COMPLEX").await;
+
+        // Smaller pages of the same shape pass: 1 + 10 × (1 + 1 + 5 × (1 + 1 + 1 + 10 × 2)).
+        let small = "{ events(first: 10) { nodes { invitations(first: 5) { nodes {
+            delegation { participants(first: 10) { nodes { id } } } } } } } }";
+        let response = app.gql(Some(&app.admin_token), small, json!({})).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert!(response.body.get("errors").is_none(), "{}", response.body);
+
+        // The benchmark's dashboard stays within the default limit (6,701).
+        let (org, _) = app.create_org("Dashboard Org", None).await;
+        let response = app
+            .gql(Some(&app.admin_token), BENCH_DASHBOARD, json!({ "org": org }))
+            .await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert!(response.body.get("errors").is_none(), "{}", response.body);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_page_size_is_refused_before_it_runs() {
     each_backend(|app| async move {

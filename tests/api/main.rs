@@ -3,6 +3,7 @@
 //! PostgreSQL, with a fresh database per run.
 
 mod access_matrix;
+mod activity;
 mod auth;
 mod calendar;
 mod changes_since;
@@ -31,5 +32,6 @@ mod resilience;
 mod schema;
 mod seed;
 mod server;
+mod sorting;
 mod subscriptions;
 mod webhooks;

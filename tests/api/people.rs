@@ -23,7 +23,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/fixtures_
 
 /// A key the stand-in provider signs with.
 #[derive(Clone, Copy)]
-enum Key {
+pub(crate) enum Key {
     RsaA,
     RsaB,
     RsaShort,
@@ -91,7 +91,7 @@ struct ProviderState {
 
 /// A stand-in OpenID provider: discovery and JWKS, on 127.0.0.1.
 #[derive(Clone)]
-struct Provider(Arc<ProviderState>);
+pub(crate) struct Provider(Arc<ProviderState>);
 
 async fn discovery(State(provider): State<Provider>) -> Response {
     axum::Json(json!({
@@ -118,7 +118,7 @@ async fn jwks(State(provider): State<Provider>) -> Response {
 }
 
 impl Provider {
-    async fn start(keys: &[Key]) -> Self {
+    pub(crate) async fn start(keys: &[Key]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
         let provider = Provider(Arc::new(ProviderState {
@@ -170,7 +170,7 @@ impl Provider {
     }
 
     /// Standard claims of a person of `org` in `groups`, valid for five minutes.
-    fn claims(&self, subject: &str, org: &str, groups: &[&str]) -> Value {
+    pub(crate) fn claims(&self, subject: &str, org: &str, groups: &[&str]) -> Value {
         let now = jsonwebtoken::get_current_timestamp();
         json!({
             "iss": self.issuer(), "aud": AUDIENCE, "sub": subject,
@@ -183,20 +183,20 @@ impl Provider {
 }
 
 /// Signs `claims` with `key`, as an RFC 9068 access token.
-fn sign(key: Key, claims: &Value) -> String {
+pub(crate) fn sign(key: Key, claims: &Value) -> String {
     let mut header = Header::new(key.alg());
     header.typ = Some("at+jwt".into());
     header.kid = Some(key.kid());
     jsonwebtoken::encode(&header, claims, &key.encoding_key()).expect("sign")
 }
 
-fn trust(provider: &Provider, extra: Value) -> impl Fn(&mut Settings) {
+pub(crate) fn trust(provider: &Provider, extra: Value) -> impl Fn(&mut Settings) {
     let issuers = provider.config(extra);
     move |settings: &mut Settings| settings.people.oidc_issuers = issuers.clone()
 }
 
 /// Creates an organization with `acronym` as the admin; returns its global id.
-async fn organization(app: &TestApp, name: &str, acronym: &str) -> String {
+pub(crate) async fn organization(app: &TestApp, name: &str, acronym: &str) -> String {
     let created = app
         .gql(
             Some(&app.admin_token),

@@ -401,6 +401,7 @@ async fn a_change_that_was_rolled_back_or_refused_is_never_delivered() {
                 entity_id: global_uuid(&event),
                 before: None,
                 after: Some(json!({ "status": "PUBLISHED" })),
+                event_id: None,
             }],
         )
         .await

@@ -117,6 +117,7 @@ pub async fn export(cx: &ServiceContext, id: Uuid) -> AppResult<Value> {
             entity_id: id,
             before: None,
             after: None,
+            event_id: Some(event.id),
         },
     )
     .await?;
@@ -201,6 +202,7 @@ pub async fn erase(
         Some(&current),
         Some(&erased),
         id,
+        delegation.event_id,
     )
     .await?;
     cx.commit(txn).await?;
@@ -259,6 +261,7 @@ pub async fn set_retention(
                 json!({ "personal_data_retention_days": current.personal_data_retention_days }),
             ),
             after: Some(json!({ "personal_data_retention_days": days })),
+            event_id: None,
         },
     )
     .await?;

@@ -74,13 +74,14 @@ pub async fn sweep(
     if due.is_empty() {
         return Ok(Swept::default());
     }
-    let delegations: Vec<Uuid> = delegation::Entity::find()
+    let event_of: BTreeMap<Uuid, Uuid> = delegation::Entity::find()
         .filter(delegation::Column::EventId.is_in(due))
         .all(&txn)
         .await?
         .into_iter()
-        .map(|d| d.id)
+        .map(|d| (d.id, d.event_id))
         .collect();
+    let delegations: Vec<Uuid> = event_of.keys().copied().collect();
     let now = Utc::now();
     let mut erased = Vec::new();
     // Stay far below the databases' bound-parameter limits.
@@ -136,6 +137,7 @@ pub async fn sweep(
                 "reason": "RETENTION",
                 "participants_erased": participants,
             })),
+            event_id: event_of.get(&delegation_id).copied(),
         })
         .collect();
     let announced = audit::record_system(&txn, entries).await?;

@@ -142,6 +142,7 @@ async fn record<C: ConnectionTrait>(
             entity_id: id,
             before: before.map(snapshot),
             after: after.map(snapshot),
+            event_id: None,
         },
     )
     .await
@@ -498,6 +499,7 @@ pub async fn redeliver(
                 "endpoint_id": endpoint.id,
                 "event_type": updated.event_type,
             })),
+            event_id: None,
         },
     )
     .await?;

@@ -313,6 +313,7 @@ mod tests {
             after: Some(after),
             request_id: None,
             created_at: Utc::now(),
+            event_id: None,
         }
     }
 
