@@ -25,6 +25,7 @@ mod m20261201_000016_updated_at_indexes;
 mod m20261201_000017_token_signing_keys;
 mod m20261202_000018_people_and_calendar_feeds;
 mod m20261202_000019_personal_data;
+mod m20261207_000022_external_ids;
 
 /// Applies or rolls back embhub's migrations, in order.
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_token_signing_keys::Migration),
             Box::new(m20261202_000018_people_and_calendar_feeds::Migration),
             Box::new(m20261202_000019_personal_data::Migration),
+            Box::new(m20261207_000022_external_ids::Migration),
         ]
     }
 }

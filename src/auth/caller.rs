@@ -14,6 +14,10 @@ pub enum Role {
     Partner,
     /// Reads published events and the organization directory.
     Reader,
+    /// An organization's own system that keeps the directory entries of the
+    /// external-id source its organization stewards in sync
+    /// (`upsertOrganizations`); otherwise reads like a reader.
+    Directory,
 }
 
 impl Role {
@@ -23,6 +27,7 @@ impl Role {
             Role::Coordinator => "COORDINATOR",
             Role::Partner => "PARTNER",
             Role::Reader => "READER",
+            Role::Directory => "DIRECTORY",
         }
     }
 
@@ -32,6 +37,7 @@ impl Role {
             "COORDINATOR" => Some(Role::Coordinator),
             "PARTNER" => Some(Role::Partner),
             "READER" => Some(Role::Reader),
+            "DIRECTORY" => Some(Role::Directory),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ mod changes_since;
 mod console;
 mod cors;
 mod delegations;
+mod directory;
 mod events;
 mod fixtures;
 mod graphiql;
