@@ -543,12 +543,20 @@ struct Checked {
 ///
 /// How an item's refusal writes nothing of it while the others are written:
 /// every item is validated before anything is written (field rules, its
-/// external id, the same id twice in one call); an item that still clashes when
-/// written (a duplicate name or acronym, which only the database's unique
-/// indexes judge exactly on both backends, also against earlier items of the same
-/// call and concurrent writers) is written inside its own savepoint, rolled back
-/// alone. Unchanged items are compared in memory and never written, so a repeat
-/// run writes nothing and records nothing.
+/// external id, the same id twice in one call). Unchanged items are compared in
+/// memory and never written, so a repeat run writes and records nothing. The
+/// rest are written together inside a savepoint (new entries and their links in
+/// one statement each). Only the database's unique indexes judge duplicate names
+/// and acronyms exactly (case folding differs between SQLite and PostgreSQL), so
+/// when that write hits one, the savepoint is rolled back and the items are
+/// written again one by one, each in its own savepoint: an item that clashes
+/// (with an existing organization, an earlier item of the same call, or a
+/// concurrent writer) is rolled back alone and refused with the organization it
+/// duplicates.
+///
+/// On PostgreSQL, syncs of one source take a transaction-level advisory lock,
+/// so two racing calls run one after the other: the second finds what the first
+/// wrote (UNCHANGED) instead of deadlocking on the other's uncommitted rows.
 #[tracing::instrument(skip_all, fields(caller = %cx.caller.client_id, count = items.len()))]
 pub async fn upsert(
     cx: &ServiceContext,
@@ -640,32 +648,58 @@ pub async fn upsert(
     }
     let mut current = entries_of(&txn, &source, &results).await?;
     let aweb = source == AWEB;
+    let now = Utc::now();
+    let mut pending: Vec<Pending> = Vec::new();
+    for item in checked {
+        let existing = current.remove(&item.external_id);
+        let result = &mut results[item.index];
+        result.organization = existing.clone();
+        match existing {
+            Some(org) if reads_as(&org, &item, aweb) => result.outcome = UpsertOutcome::Unchanged,
+            Some(org) => pending.push(Pending {
+                row: changed_row(&org, &item, aweb, now),
+                before: Some(org),
+                item,
+            }),
+            None => pending.push(Pending {
+                row: new_row(&item, aweb, now),
+                before: None,
+                item,
+            }),
+        }
+    }
+    // All at once (a few statements whatever the count); if anything clashes,
+    // undo that and write item by item, each in its own savepoint, to find
+    // which items clash and keep the others.
+    let written = match write_all(&txn, &source, &pending).await? {
+        true => pending
+            .iter()
+            .map(|p| Ok(p.row.clone()))
+            .collect::<Vec<_>>(),
+        false => {
+            let mut one_by_one = Vec::with_capacity(pending.len());
+            for p in &pending {
+                one_by_one.push(write_one(&txn, &source, p).await);
+            }
+            one_by_one
+        }
+    };
     let mut changes: Vec<(
         &str,
         Option<serde_json::Value>,
         Option<serde_json::Value>,
         Uuid,
     )> = Vec::new();
-    for item in checked {
+    for (p, written) in pending.iter().zip(written) {
         let external_id = ExternalIdRef {
             source: source.clone(),
-            id: item.external_id.clone(),
+            id: p.item.external_id.clone(),
         };
-        let result = &mut results[item.index];
-        let existing = current.remove(&item.external_id);
-        result.organization = existing.clone();
-        let written = match &existing {
-            Some(org) if reads_as(org, &item, aweb) => {
-                result.outcome = UpsertOutcome::Unchanged;
-                continue;
-            }
-            Some(org) => update_entry(&txn, org, &item, aweb).await,
-            None => create_entry(&txn, &external_id, &item, aweb).await,
-        };
+        let result = &mut results[p.item.index];
         match written {
             Ok(after) => {
                 let after_snapshot = entry_snapshot(&after, Some(&external_id));
-                changes.push(match &existing {
+                changes.push(match &p.before {
                     Some(org) => (
                         "organization.update",
                         entry_snapshot(org, Some(&external_id)),
@@ -674,14 +708,14 @@ pub async fn upsert(
                     ),
                     None => ("organization.create", None, after_snapshot, after.id),
                 });
-                result.outcome = if existing.is_some() {
+                result.outcome = if p.before.is_some() {
                     UpsertOutcome::Updated
                 } else {
                     UpsertOutcome::Created
                 };
                 result.organization = Some(after);
             }
-            Err(err) => result.errors.push(conflict_of(&txn, err, &item).await?),
+            Err(err) => result.errors.push(conflict_of(&txn, err, &p.item).await?),
         }
     }
     // A refused item whose entry exists shows it as it still is.
@@ -775,132 +809,183 @@ fn reads_as(org: &organization::Model, item: &Checked, aweb: bool) -> bool {
         && (!aweb || org.aweb_member)
 }
 
-/// Whether a failed write hit a unique index (a duplicate), as opposed to
-/// anything else, which fails the whole call.
-fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+/// An item to write: the organization as it will read, and as it read before
+/// (none for a new entry).
+struct Pending {
+    item: Checked,
+    row: organization::Model,
+    before: Option<organization::Model>,
 }
 
-/// Runs `write` inside a savepoint: on a duplicate, only this item's writes are
-/// rolled back and the item is refused with the organization it duplicates.
-async fn in_savepoint<F, Fut>(
-    txn: &DatabaseTransaction,
-    except: Option<Uuid>,
-    item: &Checked,
-    write: F,
-) -> AppResult<organization::Model>
-where
-    F: FnOnce(DatabaseTransaction) -> Fut,
-    Fut: std::future::Future<Output = (DatabaseTransaction, Result<organization::Model, DbErr>)>,
-{
-    let savepoint = txn.begin().await?;
-    let (savepoint, written) = write(savepoint).await;
-    match written {
-        Ok(model) => {
-            savepoint.commit().await?;
-            Ok(model)
-        }
-        Err(err) => {
-            savepoint.rollback().await?;
-            if matches!(err, DbErr::RecordNotUpdated) {
-                return Err(AppError::conflict(
-                    "the organization was changed by another request; send the item again",
-                ));
-            }
-            if !is_unique_violation(&err) {
-                return Err(err.into());
-            }
-            let f = &item.fields;
-            Err(duplicate_of(
-                txn,
-                except,
-                &f.name,
-                f.country_code.as_deref(),
-                f.acronym.as_deref(),
-            )
-            .await?
-            .unwrap_or_else(|| {
-                AppError::conflict(
-                    "the external id was linked to another organization concurrently; send the item again",
-                )
-            }))
-        }
+/// A new entry for `item`.
+fn new_row(item: &Checked, aweb: bool, now: chrono::DateTime<Utc>) -> organization::Model {
+    let f = item.fields.clone();
+    organization::Model {
+        id: Uuid::now_v7(),
+        kind: item.kind,
+        name: f.name,
+        local_name: f.local_name,
+        acronym: f.acronym,
+        country_code: f.country_code,
+        website: f.website,
+        contact_email: f.contact_email,
+        aweb_member: aweb,
+        version: 1,
+        created_at: now,
+        updated_at: now,
     }
 }
 
-async fn create_entry(
-    txn: &DatabaseTransaction,
-    external_id: &ExternalIdRef,
-    item: &Checked,
-    aweb: bool,
-) -> AppResult<organization::Model> {
-    let now = Utc::now();
-    let f = item.fields.clone();
-    let row = organization::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        kind: Set(item.kind),
-        name: Set(f.name),
-        local_name: Set(f.local_name),
-        acronym: Set(f.acronym),
-        country_code: Set(f.country_code),
-        website: Set(f.website),
-        contact_email: Set(f.contact_email),
-        aweb_member: Set(aweb),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    let link = |organization_id| link_entity::ActiveModel {
-        organization_id: Set(organization_id),
-        source: Set(external_id.source.clone()),
-        external_id: Set(external_id.id.clone()),
-        created_at: Set(now),
-    };
-    in_savepoint(txn, None, item, |sp| async move {
-        let written = async {
-            let created = row.insert(&sp).await?;
-            link(created.id).insert(&sp).await?;
-            Ok(created)
-        }
-        .await;
-        (sp, written)
-    })
-    .await
-}
-
-async fn update_entry(
-    txn: &DatabaseTransaction,
+/// `current` changed as `item` says, at the next version.
+fn changed_row(
     current: &organization::Model,
     item: &Checked,
     aweb: bool,
-) -> AppResult<organization::Model> {
+    now: chrono::DateTime<Utc>,
+) -> organization::Model {
     let f = item.fields.clone();
-    let mut active: organization::ActiveModel = current.clone().into();
-    active.kind = Set(item.kind);
-    active.name = Set(f.name);
-    active.local_name = Set(f.local_name);
-    active.acronym = Set(f.acronym);
-    active.country_code = Set(f.country_code);
-    active.website = Set(f.website);
-    active.contact_email = Set(f.contact_email);
-    if aweb {
-        active.aweb_member = Set(true);
+    organization::Model {
+        kind: item.kind,
+        name: f.name,
+        local_name: f.local_name,
+        acronym: f.acronym,
+        country_code: f.country_code,
+        website: f.website,
+        contact_email: f.contact_email,
+        aweb_member: current.aweb_member || aweb,
+        version: current.version + 1,
+        updated_at: now,
+        ..current.clone()
     }
-    active.version = Set(current.version + 1);
-    active.updated_at = Set(Utc::now());
-    let version = current.version;
-    in_savepoint(txn, Some(current.id), item, |sp| async move {
-        let written = async {
-            organization::Entity::update(active)
-                .validate()?
-                .filter(organization::Column::Version.eq(version))
-                .exec(&sp)
-                .await
+}
+
+fn link_row(source: &str, p: &Pending) -> link_entity::ActiveModel {
+    link_entity::ActiveModel {
+        organization_id: Set(p.row.id),
+        source: Set(source.to_owned()),
+        external_id: Set(p.item.external_id.clone()),
+        created_at: Set(p.row.created_at),
+    }
+}
+
+/// Writes one changed entry, guarded by the version it was read at.
+async fn update_row<C: ConnectionTrait>(db: &C, p: &Pending) -> Result<(), DbErr> {
+    let before = p.before.as_ref().map_or(0, |b| b.version);
+    let active: organization::ActiveModel = p.row.clone().into();
+    organization::Entity::update(active.reset_all())
+        .validate()?
+        .filter(organization::Column::Version.eq(before))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether a write failed on something one item caused (a unique index, a
+/// concurrent change), so that writing item by item tells which.
+fn clash(err: &DbErr) -> bool {
+    matches!(err, DbErr::RecordNotUpdated)
+        || matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Writes every pending item inside one savepoint: the new entries and their
+/// links in one statement each, the changed ones one by one. `false` (and
+/// nothing written) when an item clashes.
+async fn write_all(
+    txn: &DatabaseTransaction,
+    source: &str,
+    pending: &[Pending],
+) -> AppResult<bool> {
+    if pending.is_empty() {
+        return Ok(true);
+    }
+    let savepoint = txn.begin().await?;
+    let written = async {
+        let (created, updated): (Vec<&Pending>, Vec<&Pending>) =
+            pending.iter().partition(|p| p.before.is_none());
+        if !created.is_empty() {
+            organization::Entity::insert_many(created.iter().map(|p| {
+                let active: organization::ActiveModel = p.row.clone().into();
+                active.reset_all()
+            }))
+            .exec_without_returning(&savepoint)
+            .await?;
+            link_entity::Entity::insert_many(created.iter().map(|p| link_row(source, p)))
+                .exec_without_returning(&savepoint)
+                .await?;
         }
-        .await;
-        (sp, written)
-    })
-    .await
+        for p in updated {
+            update_row(&savepoint, p).await?;
+        }
+        Ok::<_, DbErr>(())
+    }
+    .await;
+    match written {
+        Ok(()) => {
+            savepoint.commit().await?;
+            Ok(true)
+        }
+        Err(err) if clash(&err) => {
+            savepoint.rollback().await?;
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Writes one item inside its own savepoint. On a clash only this item is
+/// rolled back, and it is refused with the organization it duplicates.
+async fn write_one(
+    txn: &DatabaseTransaction,
+    source: &str,
+    p: &Pending,
+) -> AppResult<organization::Model> {
+    let savepoint = txn.begin().await?;
+    let written = async {
+        match &p.before {
+            None => {
+                let active: organization::ActiveModel = p.row.clone().into();
+                organization::Entity::insert(active.reset_all())
+                    .exec_without_returning(&savepoint)
+                    .await?;
+                link_row(source, p).insert(&savepoint).await?;
+            }
+            Some(_) => update_row(&savepoint, p).await?,
+        }
+        Ok::<_, DbErr>(())
+    }
+    .await;
+    let err = match written {
+        Ok(()) => {
+            savepoint.commit().await?;
+            return Ok(p.row.clone());
+        }
+        Err(err) => {
+            savepoint.rollback().await?;
+            err
+        }
+    };
+    if matches!(err, DbErr::RecordNotUpdated) {
+        return Err(AppError::conflict(
+            "the organization was changed by another request; send the item again",
+        ));
+    }
+    if !clash(&err) {
+        return Err(err.into());
+    }
+    let f = &p.item.fields;
+    Err(duplicate_of(
+        txn,
+        p.before.as_ref().map(|b| b.id),
+        &f.name,
+        f.country_code.as_deref(),
+        f.acronym.as_deref(),
+    )
+    .await?
+    .unwrap_or_else(|| {
+        AppError::conflict(
+            "the external id was linked to another organization concurrently; send the item again",
+        )
+    }))
 }
 
 #[cfg(test)]
