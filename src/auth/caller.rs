@@ -88,3 +88,25 @@ impl Caller {
         self.has_role(Role::Coordinator) && self.organization_id == organization_id
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Role;
+
+    #[test]
+    fn every_role_parses_from_its_name_in_any_case() {
+        for role in [
+            Role::Admin,
+            Role::Coordinator,
+            Role::Partner,
+            Role::Reader,
+            Role::Directory,
+        ] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(Role::parse(&role.as_str().to_lowercase()), Some(role));
+            let json = serde_json::to_value(role).expect("a role serializes");
+            assert_eq!(json, role.as_str(), "stored and carried in tokens by name");
+        }
+        assert_eq!(Role::parse("STEWARD"), None);
+    }
+}
