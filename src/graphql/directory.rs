@@ -12,7 +12,7 @@ use super::scalars::IsoDateTime;
 use crate::domain::OrganizationKind;
 use crate::entity::{directory_source, organization};
 use crate::error::AppError;
-use crate::service::directory::{self, DirectoryItem, ItemResult, UpsertOutcome};
+use crate::service::directory::{self, DirectoryItem, UpsertOutcome, Upserted};
 
 /// A system whose directory embhub mirrors, and the organization that keeps it.
 pub struct DirectorySource(directory_source::Model);
@@ -137,7 +137,7 @@ pub struct UpsertOrganizationsPayload {
 }
 
 impl UpsertOrganizationsPayload {
-    fn new(source: &str, results: Vec<ItemResult>) -> Self {
+    fn new(Upserted { source, results }: Upserted) -> Self {
         let count = |outcome| {
             i32::try_from(results.iter().filter(|r| r.outcome == outcome).count())
                 .unwrap_or(i32::MAX)
@@ -148,7 +148,6 @@ impl UpsertOrganizationsPayload {
             count(UpsertOutcome::Unchanged),
             count(UpsertOutcome::Rejected),
         );
-        let source = directory::parse_source(source, "source").unwrap_or_default();
         let results = results
             .into_iter()
             .map(|r| UpsertOrganizationResult {
@@ -257,8 +256,8 @@ impl DirectoryMutation {
         #[graphql(desc = "The source and its entries.")] input: UpsertOrganizationsInput,
     ) -> Result<UpsertOrganizationsPayload> {
         let items = input.items.into_iter().map(DirectoryItem::from).collect();
-        let results = directory::upsert(service(ctx)?, &input.source, items).await?;
-        Ok(UpsertOrganizationsPayload::new(&input.source, results))
+        let upserted = directory::upsert(service(ctx)?, &input.source, items).await?;
+        Ok(UpsertOrganizationsPayload::new(upserted))
     }
 
     /// Gives an existing organization its id in a directory source, so the

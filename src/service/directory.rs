@@ -520,6 +520,13 @@ pub struct ItemResult {
     pub errors: Vec<ItemError>,
 }
 
+/// What `upsert` did: the source as normalized (`AWEB`) and one result per item.
+#[derive(Debug, Clone)]
+pub struct Upserted {
+    pub source: String,
+    pub results: Vec<ItemResult>,
+}
+
 fn field_errors(err: AppError) -> AppResult<Vec<ItemError>> {
     match err {
         AppError::InvalidInput { field, message } => {
@@ -562,81 +569,11 @@ pub async fn upsert(
     cx: &ServiceContext,
     source: &str,
     items: Vec<DirectoryItem>,
-) -> AppResult<Vec<ItemResult>> {
-    if !cx.caller.has_role(Role::Directory) {
-        return Err(AppError::forbidden(
-            "only a DIRECTORY client of the source's steward maintains its entries",
-        ));
-    }
-    let source = parse_source(source, "source")?;
-    if items.len() > MAX_ITEMS {
-        return Err(AppError::invalid(
-            "items",
-            format!("at most {MAX_ITEMS} items per call"),
-        ));
-    }
-    let registered = source_row(&cx.db, &source, "source").await?;
-    if registered.steward_organization_id != cx.caller.organization_id {
-        return Err(AppError::forbidden(format!(
-            "only the steward of the source `{source}` maintains its entries"
-        )));
-    }
+) -> AppResult<Upserted> {
+    let source = stewarded_source(cx, source, items.len()).await?;
+    let (mut results, checked) = validate_items(items)?;
 
-    // 1. Validate every item; nothing is written yet.
-    let mut results: Vec<ItemResult> = Vec::with_capacity(items.len());
-    let mut checked: Vec<Checked> = Vec::with_capacity(items.len());
-    let mut seen: HashSet<String> = HashSet::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let mut errors = Vec::new();
-        let external_id = match parse_external_id(&item.external_id, "externalId") {
-            Ok(id) => Some(id),
-            Err(err) => {
-                errors.extend(field_errors(err)?);
-                None
-            }
-        };
-        if let Some(id) = &external_id
-            && !seen.insert(id.clone())
-        {
-            errors.push(ItemError::invalid(FieldError {
-                field: "externalId".to_owned(),
-                message: format!("`{id}` appears more than once in `items`"),
-            }));
-        }
-        let fields = match validate(
-            item.kind,
-            &item.name,
-            item.local_name.as_deref(),
-            item.acronym.as_deref(),
-            item.country_code.as_deref(),
-            item.website.as_deref(),
-            item.contact_email.as_deref(),
-        ) {
-            Ok(fields) => Some(fields),
-            Err(err) => {
-                errors.extend(field_errors(err)?);
-                None
-            }
-        };
-        results.push(ItemResult {
-            external_id: external_id.clone().unwrap_or(item.external_id),
-            outcome: UpsertOutcome::Rejected,
-            organization: None,
-            errors,
-        });
-        if let (Some(external_id), Some(fields), true) =
-            (external_id, fields, results[index].errors.is_empty())
-        {
-            checked.push(Checked {
-                index,
-                external_id,
-                kind: item.kind,
-                fields,
-            });
-        }
-    }
-
-    // 2. Write what changed, in one transaction, one source at a time.
+    // Write what changed, in one transaction, one source at a time.
     let txn = cx.begin_write().await?;
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
         txn.execute_raw(sea_orm::Statement::from_sql_and_values(
@@ -736,7 +673,90 @@ pub async fn upsert(
         .collect();
     audit::record_many(&txn, cx, entries).await?;
     cx.commit(txn).await?;
-    Ok(results)
+    Ok(Upserted { source, results })
+}
+
+/// The source the caller may sync, checked before anything is read for the
+/// items: a DIRECTORY client of the steward of a registered source, with at
+/// most [`MAX_ITEMS`] items.
+async fn stewarded_source(cx: &ServiceContext, source: &str, count: usize) -> AppResult<String> {
+    if !cx.caller.has_role(Role::Directory) {
+        return Err(AppError::forbidden(
+            "only a DIRECTORY client of the source's steward maintains its entries",
+        ));
+    }
+    let source = parse_source(source, "source")?;
+    if count > MAX_ITEMS {
+        return Err(AppError::invalid(
+            "items",
+            format!("at most {MAX_ITEMS} items per call"),
+        ));
+    }
+    let registered = source_row(&cx.db, &source, "source").await?;
+    if registered.steward_organization_id != cx.caller.organization_id {
+        return Err(AppError::forbidden(format!(
+            "only the steward of the source `{source}` maintains its entries"
+        )));
+    }
+    Ok(source)
+}
+
+/// Validates every item without touching the database: each item's result
+/// (REJECTED with its errors until written) and the items fit to be written.
+fn validate_items(items: Vec<DirectoryItem>) -> AppResult<(Vec<ItemResult>, Vec<Checked>)> {
+    let mut results: Vec<ItemResult> = Vec::with_capacity(items.len());
+    let mut checked: Vec<Checked> = Vec::with_capacity(items.len());
+    let mut seen: HashSet<String> = HashSet::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let mut errors = Vec::new();
+        let external_id = match parse_external_id(&item.external_id, "externalId") {
+            Ok(id) => Some(id),
+            Err(err) => {
+                errors.extend(field_errors(err)?);
+                None
+            }
+        };
+        if let Some(id) = &external_id
+            && !seen.insert(id.clone())
+        {
+            errors.push(ItemError::invalid(FieldError {
+                field: "externalId".to_owned(),
+                message: format!("`{id}` appears more than once in `items`"),
+            }));
+        }
+        let fields = match validate(
+            item.kind,
+            &item.name,
+            item.local_name.as_deref(),
+            item.acronym.as_deref(),
+            item.country_code.as_deref(),
+            item.website.as_deref(),
+            item.contact_email.as_deref(),
+        ) {
+            Ok(fields) => Some(fields),
+            Err(err) => {
+                errors.extend(field_errors(err)?);
+                None
+            }
+        };
+        results.push(ItemResult {
+            external_id: external_id.clone().unwrap_or(item.external_id),
+            outcome: UpsertOutcome::Rejected,
+            organization: None,
+            errors,
+        });
+        if let (Some(external_id), Some(fields), true) =
+            (external_id, fields, results[index].errors.is_empty())
+        {
+            checked.push(Checked {
+                index,
+                external_id,
+                kind: item.kind,
+                fields,
+            });
+        }
+    }
+    Ok((results, checked))
 }
 
 /// An item's refusal from the CONFLICT its write met, naming the field it clashes
