@@ -105,7 +105,8 @@ pub enum ClientAction {
         /// Organization: UUID or acronym.
         #[arg(long)]
         org: String,
-        /// Roles (repeat or comma-separate): ADMIN, COORDINATOR, PARTNER, READER.
+        /// Roles (repeat or comma-separate): ADMIN, COORDINATOR, PARTNER, READER,
+        /// DIRECTORY.
         #[arg(long = "role", required = true, value_delimiter = ',')]
         roles: Vec<String>,
         /// A name that tells operators whose system this is.

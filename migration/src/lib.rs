@@ -27,6 +27,7 @@ mod m20261202_000018_people_and_calendar_feeds;
 mod m20261202_000019_personal_data;
 mod m20261207_000020_activity;
 mod m20261207_000021_co_host_permissions;
+mod m20261207_000022_external_ids;
 
 /// Applies or rolls back embhub's migrations, in order.
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000019_personal_data::Migration),
             Box::new(m20261207_000020_activity::Migration),
             Box::new(m20261207_000021_co_host_permissions::Migration),
+            Box::new(m20261207_000022_external_ids::Migration),
         ]
     }
 }

@@ -14,10 +14,12 @@ const TABLES: &[&str] = &[
     "calendar_feeds",
     "data_keys",
     "delegations",
+    "directory_sources",
     "event_co_hosts",
     "event_date_changes",
     "events",
     "invitations",
+    "organization_external_ids",
     "organizations",
     "participants",
     "people",
@@ -264,6 +266,11 @@ async fn check_constraints(db: &DatabaseConnection) {
              VALUES ('{}', '{delegation}', 'Maria Santos', 'HEAD', '{NOW}', '{NOW}')",
             uid(31)
         ),
+        format!(
+            "INSERT INTO directory_sources (source, steward_organization_id, created_at, updated_at) \
+             VALUES ('AWEB', '{international}', '{NOW}', '{NOW}')"
+        ),
+        external_id(&kr_body, "AWEB", "KR-1"),
     ];
     for sql in &valid {
         ok(db, sql).await;
@@ -309,6 +316,11 @@ async fn check_constraints(db: &DatabaseConnection) {
             invitation_row(&uid(21), &event, &uid(99), 1, 0),
             "foreign key",
         ),
+        // One id per source and organization, one organization per id in a source,
+        // and only registered sources.
+        (external_id(&kr_body, "AWEB", "KR-2"), "unique"),
+        (external_id(&ph_body, "AWEB", "KR-1"), "unique"),
+        (external_id(&ph_body, "NOPE", "PH-1"), "foreign key"),
         // RESTRICT: an invited organization cannot be deleted.
         (
             format!("DELETE FROM organizations WHERE id = '{ph_body}'"),
@@ -363,6 +375,13 @@ fn organization(id: &str, name: &str, country: Option<&str>) -> String {
     format!(
         "INSERT INTO organizations (id, kind, name, country_code, created_at, updated_at) \
          VALUES ('{id}', 'ELECTION_MANAGEMENT_BODY', '{name}', {country}, '{NOW}', '{NOW}')"
+    )
+}
+
+fn external_id(organization: &str, source: &str, id: &str) -> String {
+    format!(
+        "INSERT INTO organization_external_ids (organization_id, source, external_id, created_at) \
+         VALUES ('{organization}', '{source}', '{id}', '{NOW}')"
     )
 }
 

@@ -14,6 +14,10 @@ pub enum Role {
     Partner,
     /// Reads published events and the organization directory.
     Reader,
+    /// An organization's own system that keeps the directory entries of the
+    /// external-id source its organization stewards in sync
+    /// (`upsertOrganizations`); otherwise reads like a reader.
+    Directory,
 }
 
 impl Role {
@@ -23,6 +27,7 @@ impl Role {
             Role::Coordinator => "COORDINATOR",
             Role::Partner => "PARTNER",
             Role::Reader => "READER",
+            Role::Directory => "DIRECTORY",
         }
     }
 
@@ -32,6 +37,7 @@ impl Role {
             "COORDINATOR" => Some(Role::Coordinator),
             "PARTNER" => Some(Role::Partner),
             "READER" => Some(Role::Reader),
+            "DIRECTORY" => Some(Role::Directory),
             _ => None,
         }
     }
@@ -80,5 +86,27 @@ impl Caller {
     /// True when the caller coordinates for `organization_id`.
     pub fn coordinates(&self, organization_id: Uuid) -> bool {
         self.has_role(Role::Coordinator) && self.organization_id == organization_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Role;
+
+    #[test]
+    fn every_role_parses_from_its_name_in_any_case() {
+        for role in [
+            Role::Admin,
+            Role::Coordinator,
+            Role::Partner,
+            Role::Reader,
+            Role::Directory,
+        ] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(Role::parse(&role.as_str().to_lowercase()), Some(role));
+            let json = serde_json::to_value(role).expect("a role serializes");
+            assert_eq!(json, role.as_str(), "stored and carried in tokens by name");
+        }
+        assert_eq!(Role::parse("STEWARD"), None);
     }
 }

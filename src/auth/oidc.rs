@@ -332,7 +332,7 @@ impl IssuerConfig {
                     anyhow::anyhow!(
                         "{}",
                         name(&format!(
-                            "roles.map[{value:?}]: {role:?} is not a role (ADMIN, COORDINATOR, PARTNER or READER)"
+                            "roles.map[{value:?}]: {role:?} is not a role (ADMIN, COORDINATOR, PARTNER, READER or DIRECTORY)"
                         ))
                     )
                 })?);

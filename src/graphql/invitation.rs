@@ -12,12 +12,14 @@ use super::delegation::Delegation;
 use super::event::Event;
 use super::ids::{self, NodeType};
 use super::loaders::{DelegationOfInvitation, EventLoader, OrganizationLoader};
-use super::organization::Organization;
+use super::organization::{ExternalIdInput, Organization};
 use super::prefetch::{self, Selection};
 use crate::domain::{FundingItem, InvitationStatus};
 use crate::entity::invitation;
-use crate::error::AppError;
-use crate::service::invitations::{self, InvitationFilter as Filter, Offer, funding_items};
+use crate::error::{AppError, InputErrors};
+use crate::service::invitations::{
+    self, InvitationFilter as Filter, Invitees, Offer, funding_items,
+};
 
 /// An offer of seats at an event to one organization.
 pub struct Invitation(pub invitation::Model);
@@ -157,8 +159,15 @@ pub struct InvitationFilter {
 pub struct InviteOrganizationsInput {
     /// The event (hosted by the caller's organization).
     event_id: ID,
-    /// The organizations to invite (at most 500); already invited ones keep their invitation.
+    /// The organizations to invite; already invited ones keep their invitation.
+    /// With `externalIds`, at most 500 in all, and at least one.
+    #[graphql(default)]
     organization_ids: Vec<ID>,
+    /// Organizations to invite by their ids in a directory source (such as
+    /// A-WEB's member list), resolved at once; unknown ones are a
+    /// BAD_USER_INPUT on `externalIds` naming each.
+    #[graphql(default)]
+    external_ids: Vec<ExternalIdInput>,
     /// Seats offered to each delegation (at least 1).
     seats_offered: i32,
     /// Seats the host funds (at most the seats offered).
@@ -310,8 +319,19 @@ impl InvitationMutation {
             respond_by: input.respond_by.map(Into::into),
             message: input.message,
         };
+        let mut errors = InputErrors::default();
+        let external_ids: Vec<_> = input
+            .external_ids
+            .iter()
+            .filter_map(|x| errors.check(x.parse("externalIds")))
+            .collect();
+        errors.finish()?;
+        let invitees = Invitees {
+            organization_ids: organizations,
+            external_ids,
+        };
         let invitations =
-            invitations::invite(service(ctx)?, event_id, &organizations, offer, input.send).await?;
+            invitations::invite_all(service(ctx)?, event_id, &invitees, offer, input.send).await?;
         Ok(InviteOrganizationsPayload {
             invitations: invitations.into_iter().map(Invitation).collect(),
         })

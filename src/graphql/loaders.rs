@@ -12,12 +12,12 @@ use async_graphql::{Error, Request};
 use uuid::Uuid;
 
 use crate::entity::{
-    delegation, event, event_date_change, invitation, organization, participant, presentation,
-    session,
+    delegation, event, event_date_change, invitation, organization, organization_external_id,
+    participant, presentation, session,
 };
 use crate::service::{
-    ServiceContext, delegations, events, invitations, organizations, participants, presentations,
-    sessions,
+    ServiceContext, delegations, directory, events, invitations, organizations, participants,
+    presentations, sessions,
 };
 
 /// A loader of records by their id.
@@ -141,6 +141,14 @@ by_parent!(
     "The presentations of delegations."
 );
 
+by_parent!(
+    ExternalIdsOfOrganization,
+    organization_external_id::Model,
+    directory::external_ids_of,
+    organization_id,
+    "The external ids of organizations, by source."
+);
+
 /// The co-hosts of events (organization and permissions), by event id: one
 /// query for a page of events.
 pub struct CoHostLoader(ServiceContext);
@@ -232,6 +240,11 @@ fn attach_with(
             cache,
         ))
         .data(batched(CoHostLoader(cx.clone()), window, cache))
+        .data(batched(
+            ExternalIdsOfOrganization(cx.clone()),
+            window,
+            cache,
+        ))
         .data(batched(SummaryLoader(cx.clone()), window, cache));
     let request = super::activity::attach(request, &cx, window, cache);
     super::nested::attach(request, &cx, window, cache).data(cx)

@@ -11,6 +11,7 @@ mod calendar;
 mod connection;
 mod context;
 mod delegation;
+mod directory;
 pub mod documents;
 mod event;
 mod ids;
@@ -42,6 +43,7 @@ use audit::AuditQuery;
 use calendar::{CalendarMutation, CalendarQuery};
 use context::service;
 use delegation::{Delegation, DelegationMutation, DelegationQuery, Participant};
+use directory::{DirectoryMutation, DirectoryQuery};
 use event::{Event, EventMutation, EventQuery};
 use ids::NodeType;
 use invitation::{Invitation, InvitationMutation, InvitationQuery};
@@ -148,6 +150,7 @@ impl CoreQuery {
 pub struct QueryRoot(
     CoreQuery,
     OrganizationQuery,
+    DirectoryQuery,
     EventQuery,
     InvitationQuery,
     ApplicationQuery,
@@ -161,6 +164,7 @@ pub struct QueryRoot(
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
     OrganizationMutation,
+    DirectoryMutation,
     EventMutation,
     SessionMutation,
     InvitationMutation,

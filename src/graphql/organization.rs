@@ -4,11 +4,13 @@ use super::scalars::IsoDateTime;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::connection::{DateTimeInput, connection_type, page_request, patch};
-use super::context::service;
+use super::context::{loader, service};
 use super::ids::{self, NodeType};
+use super::loaders::ExternalIdsOfOrganization;
 use crate::domain::OrganizationKind;
 use crate::entity::organization;
 use crate::error::AppError;
+use crate::service::directory::{self, ExternalIdRef};
 use crate::service::organizations::{
     self, NewOrganization, OrganizationChanges, OrganizationFilter as Filter, OrganizationSortField,
 };
@@ -52,9 +54,25 @@ impl Organization {
     async fn contact_email(&self) -> Option<&str> {
         self.0.contact_email.as_deref()
     }
-    /// Whether it is a member of the Association of World Election Bodies.
+    /// Whether it is a member of the Association of World Election Bodies: set
+    /// by the `AWEB` directory source (true for every entry A-WEB's sync writes
+    /// and every organization linked to an AWEB id), not by hand.
     async fn aweb_member(&self) -> bool {
         self.0.aweb_member
+    }
+    /// The organization's ids in other systems' directories (at most one per
+    /// source), by source.
+    async fn external_ids(&self, ctx: &Context<'_>) -> Result<Vec<ExternalId>> {
+        Ok(loader::<ExternalIdsOfOrganization>(ctx)?
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|x| ExternalId {
+                source: x.source,
+                id: x.external_id,
+            })
+            .collect())
     }
     /// Increases with every change; pass it as `expectedVersion` to update safely.
     async fn version(&self) -> i32 {
@@ -93,6 +111,31 @@ impl Organization {
     }
 }
 
+/// An organization's id in another system's directory, such as A-WEB's member list.
+#[derive(SimpleObject, Clone)]
+pub struct ExternalId {
+    /// The directory source's code, such as `AWEB`.
+    pub source: String,
+    /// The id within that source (compared exactly).
+    pub id: String,
+}
+
+/// An id in a directory source, to name an organization by.
+#[derive(InputObject, Clone)]
+pub struct ExternalIdInput {
+    /// The directory source's code, such as `AWEB` (uppercased).
+    pub source: String,
+    /// The id within that source (compared exactly, surrounding spaces trimmed).
+    pub id: String,
+}
+
+impl ExternalIdInput {
+    /// Validates it; `field` names the input in errors.
+    pub fn parse(&self, field: &str) -> Result<ExternalIdRef, AppError> {
+        ExternalIdRef::parse(&self.source, &self.id, field)
+    }
+}
+
 /// Narrows the organization directory; all given conditions must hold.
 #[derive(InputObject, Default)]
 pub struct OrganizationFilter {
@@ -110,6 +153,8 @@ pub struct OrganizationFilter {
     /// instances' clocks differ), with `orderBy: {field: UPDATED_AT}`, and skip
     /// what you already hold (same id and `updatedAt`).
     updated_since: Option<DateTimeInput>,
+    /// Only organizations with an id in this directory source (such as `AWEB`).
+    source: Option<String>,
 }
 
 impl TryFrom<OrganizationFilter> for Filter {
@@ -122,6 +167,7 @@ impl TryFrom<OrganizationFilter> for Filter {
             aweb_member: f.aweb_member,
             search: f.search,
             updated_since: DateTimeInput::parse_optional(f.updated_since, "filter.updatedSince")?,
+            source: f.source,
         })
     }
 }
@@ -170,9 +216,6 @@ pub struct CreateOrganizationInput {
     website: Option<String>,
     /// Contact e-mail address.
     contact_email: Option<String>,
-    /// Whether it is an A-WEB member.
-    #[graphql(default)]
-    aweb_member: bool,
 }
 
 /// Input of `updateOrganization`: omitted fields stay, `null` clears optional ones.
@@ -196,8 +239,6 @@ pub struct UpdateOrganizationInput {
     website: MaybeUndefined<String>,
     /// New contact e-mail address.
     contact_email: MaybeUndefined<String>,
-    /// New A-WEB membership.
-    aweb_member: Option<bool>,
 }
 
 /// Result of `createOrganization`.
@@ -246,16 +287,28 @@ impl OrganizationQuery {
         Ok(OrganizationConnection::new(page, filter))
     }
 
-    /// One organization by id; null, with a NOT_FOUND error, when there is none.
+    /// One organization, by global id or by its id in a directory source (give
+    /// exactly one). An unknown global id is null with a NOT_FOUND error; an
+    /// unknown external id is null without error (a sync asks before creating).
     async fn organization(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Global id of the organization.")] id: ID,
+        #[graphql(desc = "Global id of the organization.")] id: Option<ID>,
+        #[graphql(desc = "The organization's id in a directory source, such as AWEB's.")]
+        external_id: Option<ExternalIdInput>,
     ) -> Result<Option<Organization>> {
-        let id = ids::decode(&id, NodeType::Organization, "id")?;
-        Ok(Some(Organization(
-            organizations::get(service(ctx)?, id).await?,
-        )))
+        let cx = service(ctx)?;
+        match (id, external_id) {
+            (Some(id), None) => {
+                let id = ids::decode(&id, NodeType::Organization, "id")?;
+                Ok(Some(Organization(organizations::get(cx, id).await?)))
+            }
+            (None, Some(external_id)) => {
+                let external_id = external_id.parse("externalId")?;
+                Ok(directory::find(cx, &external_id).await?.map(Organization))
+            }
+            _ => Err(AppError::invalid("id", "give exactly one of `id` and `externalId`").into()),
+        }
     }
 }
 
@@ -280,7 +333,6 @@ impl OrganizationMutation {
                 country_code: input.country_code,
                 website: input.website,
                 contact_email: input.contact_email,
-                aweb_member: input.aweb_member,
             },
         )
         .await?;
@@ -308,7 +360,6 @@ impl OrganizationMutation {
                 country_code: patch(input.country_code),
                 website: patch(input.website),
                 contact_email: patch(input.contact_email),
-                aweb_member: input.aweb_member,
             },
         )
         .await?;

@@ -380,7 +380,6 @@ async fn record(
 /// EMBs are one fast request. Organizations already invited keep their invitation,
 /// which is returned as it is (sent now if it was a draft and `send` is true).
 /// Returns one invitation per requested organization, in request order.
-#[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %event_id, count = organization_ids.len()))]
 pub async fn invite(
     cx: &ServiceContext,
     event_id: Uuid,
@@ -388,13 +387,41 @@ pub async fn invite(
     offer: Offer,
     send: bool,
 ) -> AppResult<Vec<Model>> {
-    if organization_ids.is_empty() {
+    let invitees = Invitees {
+        organization_ids: organization_ids.to_vec(),
+        external_ids: Vec::new(),
+    };
+    invite_all(cx, event_id, &invitees, offer, send).await
+}
+
+/// Whom `inviteOrganizations` invites: organizations by global id, and by their
+/// ids in a directory source (an association inviting from its own member list).
+#[derive(Debug, Clone, Default)]
+pub struct Invitees {
+    pub organization_ids: Vec<Uuid>,
+    pub external_ids: Vec<super::directory::ExternalIdRef>,
+}
+
+/// Like [`invite`], with organizations also named by external id: those are
+/// resolved in one statement, and unknown ones are a BAD_USER_INPUT on
+/// `externalIds` naming each. Invitations come back in the order given, the
+/// organization ids first.
+#[tracing::instrument(skip_all, fields(caller = %cx.caller().client_id, %event_id, count = invitees.organization_ids.len() + invitees.external_ids.len()))]
+pub async fn invite_all(
+    cx: &ServiceContext,
+    event_id: Uuid,
+    invitees: &Invitees,
+    offer: Offer,
+    send: bool,
+) -> AppResult<Vec<Model>> {
+    let requested = invitees.organization_ids.len() + invitees.external_ids.len();
+    if requested == 0 {
         return Err(AppError::invalid(
             "organizationIds",
-            "give at least one organization",
+            "give at least one organization (`organizationIds` or `externalIds`)",
         ));
     }
-    if organization_ids.len() > MAX_BATCH {
+    if requested > MAX_BATCH {
         return Err(AppError::invalid(
             "organizationIds",
             format!("at most {MAX_BATCH} organizations per call"),
@@ -402,6 +429,10 @@ pub async fn invite(
     }
     let txn = cx.begin_write().await?;
     let event = host_event(&txn, cx, event_id).await?;
+    let mut organization_ids = invitees.organization_ids.clone();
+    organization_ids
+        .extend(super::directory::resolve(&txn, &invitees.external_ids, "externalIds").await?);
+    let organization_ids = &organization_ids;
     let message = validate_offer(&offer, &event)?;
     if matches!(
         event.status,

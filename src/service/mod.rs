@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod changes;
 pub mod clients;
 pub mod delegations;
+pub mod directory;
 pub mod events;
 pub mod invitations;
 pub mod lists;

@@ -1,7 +1,8 @@
 //! The organization directory: EMBs and partner bodies.
 //!
 //! Every authenticated client may read the directory (partners need it to know who
-//! invites them); only administrators change it.
+//! invites them); administrators change it, and a source's steward keeps the
+//! entries of its source in sync (`service::directory`).
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -33,6 +34,8 @@ pub struct OrganizationFilter {
     pub search: Option<String>,
     /// Only organizations changed after this instant.
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only organizations with an external id of this directory source.
+    pub source: Option<String>,
 }
 
 /// How organization lists sort.
@@ -56,7 +59,6 @@ pub struct NewOrganization {
     pub country_code: Option<String>,
     pub website: Option<String>,
     pub contact_email: Option<String>,
-    pub aweb_member: bool,
 }
 
 /// Changes to an organization; absent fields stay as they are.
@@ -70,7 +72,6 @@ pub struct OrganizationChanges {
     pub country_code: Patch<String>,
     pub website: Patch<String>,
     pub contact_email: Patch<String>,
-    pub aweb_member: Option<bool>,
 }
 
 fn require_admin(cx: &ServiceContext) -> AppResult<()> {
@@ -86,7 +87,7 @@ fn require_admin(cx: &ServiceContext) -> AppResult<()> {
 /// The organization that a new or changed entry would duplicate: the same name
 /// in the same country (international bodies among themselves), or the same
 /// acronym, both case-insensitively; `except` is the entry being changed.
-async fn duplicate_of<C: ConnectionTrait>(
+pub(super) async fn duplicate_of<C: ConnectionTrait>(
     db: &C,
     except: Option<Uuid>,
     name: &str,
@@ -200,6 +201,10 @@ fn filtered(filter: &OrganizationFilter) -> AppResult<Select<Entity>> {
     if let Some(member) = filter.aweb_member {
         select = select.filter(Column::AwebMember.eq(member));
     }
+    if let Some(source) = &filter.source {
+        let source = super::directory::parse_source(source, "filter.source")?;
+        select = select.filter(Column::Id.in_subquery(super::directory::linked_to(&source)));
+    }
     if let Some(search) = filter
         .search
         .as_deref()
@@ -260,16 +265,19 @@ pub async fn count(cx: &ServiceContext, filter: &OrganizationFilter) -> AppResul
     Ok(filtered(filter)?.count(&cx.db).await?)
 }
 
-struct ValidOrganization {
-    name: String,
-    local_name: Option<String>,
-    acronym: Option<String>,
-    country_code: Option<String>,
-    website: Option<String>,
-    contact_email: Option<String>,
+/// A directory entry's fields, validated and normalized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ValidOrganization {
+    pub(super) name: String,
+    pub(super) local_name: Option<String>,
+    pub(super) acronym: Option<String>,
+    pub(super) country_code: Option<String>,
+    pub(super) website: Option<String>,
+    pub(super) contact_email: Option<String>,
 }
 
-fn validate(
+/// Checks every field of an entry (API field names), reporting all invalid ones.
+pub(super) fn validate(
     kind: OrganizationKind,
     name: &str,
     local_name: Option<&str>,
@@ -359,7 +367,8 @@ pub async fn create(cx: &ServiceContext, input: NewOrganization) -> AppResult<Mo
         country_code: Set(valid.country_code.clone()),
         website: Set(valid.website.clone()),
         contact_email: Set(valid.contact_email.clone()),
-        aweb_member: Set(input.aweb_member),
+        // A-WEB membership is the AWEB source's to set (see `service::directory`).
+        aweb_member: Set(false),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -442,7 +451,6 @@ pub async fn update(
     active.country_code = Set(valid.country_code.clone());
     active.website = Set(valid.website.clone());
     active.contact_email = Set(valid.contact_email.clone());
-    active.aweb_member = Set(changes.aweb_member.unwrap_or(current.aweb_member));
     active.version = Set(current.version + 1);
     active.updated_at = Set(Utc::now());
     let written = Entity::update(active)

@@ -315,6 +315,32 @@ async fn every_example_operation_validates_and_runs_on_the_demo_world() {
         assert_eq!(registered["actor"]["organization"]["name"], "The Electoral Commission");
         assert!(!registered["changes"].to_string().contains("1980-02-29"), "no personal data");
 
+        // A-WEB's system, once an administrator made A-WEB the AWEB source's steward.
+        let aweb = demo_org(&app, "A-WEB").await;
+        app.gql(
+            Some(&app.admin_token),
+            "mutation($steward: ID!) { registerDirectorySource(input: { source: \"AWEB\", stewardOrganizationId: $steward }) { directorySource { source } } }",
+            json!({ "steward": embhub::graphql::global_id("Organization", aweb) }),
+        )
+        .await
+        .data();
+        let directory = app.token_for(aweb, &[Role::Directory]).await;
+        let items = json!([
+            { "externalId": "AWEB-IQ", "kind": "ELECTION_MANAGEMENT_BODY", "countryCode": "IQ",
+              "name": "Independent High Electoral Commission", "acronym": "IHEC" },
+        ]);
+        let synced = run("SyncDirectory", &directory, json!({ "source": "AWEB", "items": items })).await;
+        assert_eq!(synced["upsertOrganizations"]["created"], 1);
+        let found = run("OrganizationByExternalId", &uk, json!({ "source": "AWEB", "id": "AWEB-IQ" })).await;
+        assert_eq!(found["organization"]["awebMember"], true);
+        let invited = run(
+            "InviteByExternalId",
+            &coordinator,
+            json!({ "eventId": program, "externalIds": [{ "source": "AWEB", "id": "AWEB-IQ" }] }),
+        )
+        .await;
+        assert_eq!(invited["inviteOrganizations"]["invitations"][0]["status"], "SENT");
+
         let mut every: Vec<String> = examples.keys().cloned().collect();
         every.sort();
         ran.sort();

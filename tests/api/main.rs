@@ -11,6 +11,7 @@ mod co_hosts;
 mod console;
 mod cors;
 mod delegations;
+mod directory;
 mod events;
 mod fixtures;
 mod graphiql;

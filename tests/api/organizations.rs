@@ -19,14 +19,17 @@ async fn admin_creates_an_organization_that_everyone_can_read() {
                 Some(&app.admin_token),
                 CREATE,
                 json!({ "input": { "kind": "ELECTION_MANAGEMENT_BODY", "name": "National Election Commission",
-                    "localName": "중앙선거관리위원회", "acronym": "NEC", "countryCode": "kr", "awebMember": true,
+                    "localName": "중앙선거관리위원회", "acronym": "NEC", "countryCode": "kr",
                     "website": "https://www.nec.go.kr", "contactEmail": "intl@nec.go.kr" } }),
             )
             .await;
         let org = &created.data()["createOrganization"]["organization"];
         assert_eq!(org["countryCode"], "KR", "country codes are normalized");
         assert_eq!(org["version"], 1);
-        assert_eq!(org["awebMember"], true);
+        assert_eq!(
+            org["awebMember"], false,
+            "A-WEB membership comes from the AWEB directory source only"
+        );
 
         let reader = app.token_for(app.operator_org, &[Role::Reader]).await;
         let read = app.gql(Some(&reader), GET, json!({ "id": org["id"] })).await;
