@@ -525,3 +525,67 @@ async fn co_hosts_of_a_page_of_events_cost_one_statement() {
     })
     .await;
 }
+
+/// Issue 13's story: A-WEB keeps its members in the directory by its own ids, and
+/// once the NEC lets it invite for the Election Visitor Program it invites 30 of
+/// them by those ids, in one call, as itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_syncs_its_members_and_invites_30_of_them_by_its_own_ids_once_granted() {
+    each_backend(|app| async move {
+        let d = demo(&app).await;
+        app.gql(
+            Some(&app.admin_token),
+            "mutation($input: RegisterDirectorySourceInput!) { registerDirectorySource(input: $input) { directorySource { source } } }",
+            json!({ "input": { "source": "AWEB", "stewardOrganizationId": global_id("Organization", d.aweb) } }),
+        )
+        .await
+        .data();
+        let directory = app.token_for(d.aweb, &[Role::Directory]).await;
+        let countries = ["KE", "GH", "PH", "ID", "BR"];
+        let items: Vec<Value> = (1..=30)
+            .map(|n| json!({ "externalId": format!("M{n:03}"), "kind": "ELECTION_MANAGEMENT_BODY",
+                "name": format!("Member Election Body {n}"), "acronym": format!("MEB{n}"),
+                "countryCode": countries[n % countries.len()] }))
+            .collect();
+        let synced = app
+            .gql(
+                Some(&directory),
+                "mutation($input: UpsertOrganizationsInput!) { upsertOrganizations(input: $input) { created results { outcome } } }",
+                json!({ "input": { "source": "AWEB", "items": items } }),
+            )
+            .await;
+        assert_eq!(synced.data()["upsertOrganizations"]["created"], 30);
+
+        let external_ids: Vec<Value> = (1..=30)
+            .map(|n| json!({ "source": "AWEB", "id": format!("M{n:03}") }))
+            .collect();
+        let invite = json!({ "input": { "eventId": d.program, "seatsOffered": 2, "send": true,
+            "externalIds": external_ids } });
+        let invitations_before = app.count_rows("invitations").await;
+
+        // Read-only co-host: refused, naming the permission, nothing written.
+        let refused = app.gql(Some(&d.aweb_token), crate::fixtures::INVITE, invite.clone()).await;
+        assert_eq!(refused.error_code(), "FORBIDDEN");
+        assert!(message(&refused).contains("INVITE"), "{}", message(&refused));
+        assert_eq!(app.count_rows("invitations").await, invitations_before);
+
+        // Granted INVITE: thirty invitations, sent, each audited as A-WEB.
+        grant(&app, &d.host, &d.program, d.aweb, &["INVITE"]).await.data();
+        let invited = app.gql(Some(&d.aweb_token), crate::fixtures::INVITE, invite).await;
+        let invitations = invited.data()["inviteOrganizations"]["invitations"].as_array().unwrap().clone();
+        assert_eq!(invitations.len(), 30);
+        assert!(invitations.iter().all(|i| i["status"] == "SENT"), "{invitations:?}");
+        assert_eq!(app.count_rows("invitations").await, invitations_before + 30);
+        let first = invitations[0]["id"].as_str().unwrap();
+        let rows = audit_rows(&app, first).await;
+        assert!(!rows.is_empty() && rows.iter().all(|r| r.1 == Some(d.aweb) && r.2 == Some(d.aweb_client)), "{rows:?}");
+
+        // The members see their invitation; the host sees all thirty.
+        let listed = app
+            .gql(Some(&d.host), "query($id: ID!) { event(id: $id) { invitations(first: 100, filter: { search: \"Member Election Body\" }) { totalCount } } }",
+                json!({ "id": d.program }))
+            .await;
+        assert_eq!(listed.data()["event"]["invitations"]["totalCount"], 30);
+    })
+    .await;
+}
