@@ -7,8 +7,6 @@
 //! may see and the targets, one query per kind of record.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 use async_graphql::connection::PageInfo;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -24,6 +22,7 @@ use super::event::Event;
 use super::ids::{self, NodeType};
 use super::invitation::Invitation;
 use super::loaders::{Cached, OrganizationLoader};
+use super::nested;
 use super::organization::Organization;
 use super::person::Person;
 use super::presentation::Presentation;
@@ -377,49 +376,8 @@ pub async fn of_organization(
     )))
 }
 
-/// A readable event and the arguments of its feed; keys with equal arguments
-/// (compared by their `Debug` text) are batched into one query.
-pub struct Keyed<A> {
-    event: ReadableEvent,
-    args: Arc<A>,
-    canonical: Arc<str>,
-}
-
-impl<A: std::fmt::Debug> Keyed<A> {
-    fn new(event: ReadableEvent, args: A) -> Self {
-        let canonical = format!("{args:?}").into();
-        Self {
-            event,
-            args: Arc::new(args),
-            canonical,
-        }
-    }
-}
-
-impl<A> Clone for Keyed<A> {
-    fn clone(&self) -> Self {
-        Self {
-            event: self.event,
-            args: self.args.clone(),
-            canonical: self.canonical.clone(),
-        }
-    }
-}
-
-impl<A> PartialEq for Keyed<A> {
-    fn eq(&self, other: &Self) -> bool {
-        self.event == other.event && self.canonical == other.canonical
-    }
-}
-
-impl<A> Eq for Keyed<A> {}
-
-impl<A> Hash for Keyed<A> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.event.hash(state);
-        self.canonical.hash(state);
-    }
-}
+/// A readable event and the arguments of its feed (see [`nested::Keyed`]).
+type Keyed<A> = nested::Keyed<A, ReadableEvent>;
 
 /// The arguments of one page of an event's feed.
 #[derive(Debug)]
@@ -431,22 +389,6 @@ pub struct PageKey {
 /// The filter of an event's feed count.
 #[derive(Debug)]
 pub struct FilterKey(Filter);
-
-/// Keys sharing one set of arguments.
-type Group<A> = (Arc<A>, Vec<Keyed<A>>);
-
-/// Groups keys by their arguments: each group is one service call.
-fn grouped<A>(keys: &[Keyed<A>]) -> Vec<Group<A>> {
-    let mut groups: HashMap<Arc<str>, Group<A>> = HashMap::new();
-    for key in keys {
-        groups
-            .entry(key.canonical.clone())
-            .or_insert_with(|| (key.args.clone(), Vec::new()))
-            .1
-            .push(key.clone());
-    }
-    groups.into_values().collect()
-}
 
 /// Pages of the activity of events.
 pub struct ActivityPages(ServiceContext);
@@ -460,12 +402,11 @@ impl Loader<Keyed<PageKey>> for ActivityPages {
         keys: &[Keyed<PageKey>],
     ) -> Result<HashMap<Keyed<PageKey>, Self::Value>, Error> {
         let mut out = HashMap::new();
-        for (args, group) in grouped(keys) {
-            let events: Vec<ReadableEvent> = group.iter().map(|k| k.event).collect();
+        for (args, group, events) in nested::grouped(keys) {
             let mut pages =
                 activity::pages_of_events(&self.0, &events, &args.filter, &args.page).await?;
             for key in group {
-                if let Some(page) = pages.remove(&key.event.id()) {
+                if let Some(page) = pages.remove(&key.parent.id()) {
                     out.insert(key, page);
                 }
             }
@@ -486,11 +427,10 @@ impl Loader<Keyed<FilterKey>> for ActivityCounts {
         keys: &[Keyed<FilterKey>],
     ) -> Result<HashMap<Keyed<FilterKey>, u64>, Error> {
         let mut out = HashMap::new();
-        for (filter, group) in grouped(keys) {
-            let events: Vec<ReadableEvent> = group.iter().map(|k| k.event).collect();
+        for (filter, group, events) in nested::grouped(keys) {
             let counts = activity::counts_of_events(&self.0, &events, &filter.0).await?;
             for key in group {
-                let n = counts.get(&key.event.id()).copied().unwrap_or(0);
+                let n = counts.get(&key.parent.id()).copied().unwrap_or(0);
                 out.insert(key, n);
             }
         }

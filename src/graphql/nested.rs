@@ -22,16 +22,17 @@ use crate::service::lists::ParticipationSortField;
 use crate::service::pagination::{Page, PageRequest, SortDirection};
 use crate::service::{ServiceContext, applications, delegations, invitations};
 
-/// A parent and the arguments of its nested list. Keys with equal arguments
-/// (compared by their `Debug` text, which names every field) are batched together.
-pub struct Keyed<A> {
-    pub parent: Uuid,
+/// A parent (an event's id, or any other copyable key) and the arguments of its
+/// nested list. Keys with equal arguments (compared by their `Debug` text, which
+/// names every field) are batched together.
+pub struct Keyed<A, P = Uuid> {
+    pub parent: P,
     pub args: Arc<A>,
     canonical: Arc<str>,
 }
 
-impl<A: std::fmt::Debug> Keyed<A> {
-    fn new(parent: Uuid, args: A) -> Self {
+impl<A: std::fmt::Debug, P> Keyed<A, P> {
+    pub(super) fn new(parent: P, args: A) -> Self {
         let canonical = format!("{args:?}").into();
         Self {
             parent,
@@ -41,7 +42,7 @@ impl<A: std::fmt::Debug> Keyed<A> {
     }
 }
 
-impl<A> Clone for Keyed<A> {
+impl<A, P: Copy> Clone for Keyed<A, P> {
     fn clone(&self) -> Self {
         Self {
             parent: self.parent,
@@ -51,15 +52,15 @@ impl<A> Clone for Keyed<A> {
     }
 }
 
-impl<A> PartialEq for Keyed<A> {
+impl<A, P: PartialEq> PartialEq for Keyed<A, P> {
     fn eq(&self, other: &Self) -> bool {
         self.parent == other.parent && self.canonical == other.canonical
     }
 }
 
-impl<A> Eq for Keyed<A> {}
+impl<A, P: Eq> Eq for Keyed<A, P> {}
 
-impl<A> Hash for Keyed<A> {
+impl<A, P: Hash> Hash for Keyed<A, P> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.parent.hash(state);
         self.canonical.hash(state);
@@ -76,10 +77,11 @@ pub struct ListArgs<F> {
 
 /// Groups keys by their arguments: each group (its arguments, the keys and their
 /// parents) is one service call.
-type Group<A> = (Arc<A>, Vec<Keyed<A>>, Vec<Uuid>);
+pub(super) type Group<A, P = Uuid> = (Arc<A>, Vec<Keyed<A, P>>, Vec<P>);
 
-fn grouped<A>(keys: &[Keyed<A>]) -> Vec<Group<A>> {
-    let mut groups: HashMap<Arc<str>, Group<A>> = HashMap::new();
+/// Groups keys by their arguments: each group is one service call for its parents.
+pub(super) fn grouped<A, P: Copy>(keys: &[Keyed<A, P>]) -> Vec<Group<A, P>> {
+    let mut groups: HashMap<Arc<str>, Group<A, P>> = HashMap::new();
     for key in keys {
         let group = groups
             .entry(key.canonical.clone())
