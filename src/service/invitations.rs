@@ -976,6 +976,7 @@ pub async fn sweep_expired(
     let txn = super::begin_write(db).await?;
     if !super::try_advisory_xact_lock(&txn, EXPIRY_SWEEP_LOCK).await? {
         tracing::debug!("another instance is sweeping expired invitations; skipping this round");
+        txn.rollback().await?;
         return Ok(0);
     }
     let due = Entity::find()
@@ -984,6 +985,9 @@ pub async fn sweep_expired(
         .all(&txn)
         .await?;
     if due.is_empty() {
+        // Release the advisory lock now, not when the dropped transaction's
+        // rollback reaches the database (see `retention::sweep`).
+        txn.rollback().await?;
         return Ok(0);
     }
     let expired = Entity::update_many()

@@ -47,6 +47,7 @@ pub async fn sweep(
     let txn = begin_write(db).await?;
     if !try_advisory_xact_lock(&txn, RETENTION_SWEEP_LOCK).await? {
         tracing::debug!("another instance is sweeping personal data; skipping this round");
+        txn.rollback().await?;
         return Ok(Swept::default());
     }
     // Events over, with a participant whose data is not erased yet: few, since
@@ -72,6 +73,10 @@ pub async fn sweep(
         .map(|e| e.id)
         .collect();
     if due.is_empty() {
+        // End the transaction now: dropping it would leave its rollback, and so
+        // the advisory lock, to whenever the connection is next used, and a
+        // sweep right after this one would find the lock taken and skip.
+        txn.rollback().await?;
         return Ok(Swept::default());
     }
     let event_of: BTreeMap<Uuid, Uuid> = delegation::Entity::find()
