@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use async_graphql::connection::PageInfo;
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Error, ID, InputObject, Object, Result, SimpleObject};
 use uuid::Uuid;
 
@@ -484,15 +484,7 @@ pub fn attach(
     window: std::time::Duration,
     cache: bool,
 ) -> async_graphql::Request {
-    fn batched<L: Send + Sync + 'static>(
-        l: L,
-        window: std::time::Duration,
-        cache: bool,
-    ) -> Cached<L> {
-        let loader = DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(window);
-        loader.enable_all_cache(cache);
-        loader
-    }
+    use super::loaders::batched;
     request
         .data(batched(ActivityPages(cx.clone()), window, cache))
         .data(batched(ActivityCounts(cx.clone()), window, cache))

@@ -186,6 +186,18 @@ impl Loader<Uuid> for SummaryLoader {
 /// request is read once, and prefetched records are fed into it.
 pub type Cached<L> = DataLoader<L, HashMapCache>;
 
+/// A request's loader around `l`: batching within `window`, remembering what it
+/// loaded when `cache` (see [`attach`] and [`attach_uncached`]).
+pub(super) fn batched<L: Send + Sync + 'static>(
+    l: L,
+    window: std::time::Duration,
+    cache: bool,
+) -> Cached<L> {
+    let loader = DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(window);
+    loader.enable_all_cache(cache);
+    loader
+}
+
 /// Adds the caller's context and a fresh set of loaders to `request`.
 ///
 /// Each loader waits `window` to gather keys before it queries: sibling fields of
@@ -214,14 +226,6 @@ fn attach_with(
     window: std::time::Duration,
     cache: bool,
 ) -> Request {
-    fn batched<L>(l: L, window: std::time::Duration, cache: bool) -> Cached<L>
-    where
-        L: Loader<Uuid> + Send + Sync + 'static,
-    {
-        let loader = DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(window);
-        loader.enable_all_cache(cache);
-        loader
-    }
     let request = request
         .data(batched(OrganizationLoader(cx.clone()), window, cache))
         .data(batched(EventLoader(cx.clone()), window, cache))

@@ -221,15 +221,7 @@ pub fn attach(
     window: std::time::Duration,
     cache: bool,
 ) -> async_graphql::Request {
-    fn batched<L, K>(l: L, window: std::time::Duration, cache: bool) -> KeyedLoader<L>
-    where
-        K: Send + Sync + Hash + Eq + Clone + 'static,
-        L: Loader<K> + Send + Sync + 'static,
-    {
-        let loader = DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(window);
-        loader.enable_all_cache(cache);
-        loader
-    }
+    use super::loaders::batched;
     request
         .data(batched(InvitationPages(cx.clone()), window, cache))
         .data(batched(InvitationCounts(cx.clone()), window, cache))
