@@ -12,6 +12,8 @@ file talks to the servers:
             record requests/s, latency, errors and peak RSS
   invite    time sequential inviteOrganizations calls of 150 organizations
   soak      reads plus paced writes against embhub for N minutes, one line a minute
+  cpu       one workload on chosen servers: req/s and CPU per request of the server
+            and of its PostgreSQL backends (for profiling, with bench/run --serve)
   report    turn the results into markdown tables
 
 Every server runs on 127.0.0.1; every loop is bounded in count and time.
@@ -663,6 +665,55 @@ def cmd_measure(args):
             json.dump(results, f, indent=1)
 
 
+def process_cpu_us(pid):
+    """User plus system CPU time of a process so far, in microseconds (0 once gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) * 1_000_000 // ticks
+
+
+def backend_pids(role, database):
+    """The PostgreSQL backends a server's role holds open on `database`."""
+    if not role:
+        return []
+    query = f"SELECT pid FROM pg_stat_activity WHERE usename = '{role}' AND datname = '{database}'"
+    done = subprocess.run(
+        ["psql", "postgres://postgres@127.0.0.1:5432/postgres", "-Atc", query],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return [int(line) for line in done.stdout.split() if line.strip().isdigit()]
+
+
+def cmd_cpu(args):
+    """Drives one workload against each chosen server and splits its CPU per
+    request between the server process and the PostgreSQL backends of its role:
+    a profile's first question (who spends the time) answered without perf."""
+    ctx = context(args)
+    w = WORKLOADS[args.workload]
+    connections = args.connections or w["connections"]
+    for server in args.on.split(","):
+        entry = ctx["servers"][server]
+        wrk(ctx, args.workload, server, connections, args.warmup, args.work)
+        backends = backend_pids(entry.get("role"), args.database)
+        before = {pid: process_cpu_us(pid) for pid in backends}
+        server_before = process_cpu_us(entry["pid"])
+        result = wrk(ctx, args.workload, server, connections, args.duration, args.work)
+        server_us = process_cpu_us(entry["pid"]) - server_before
+        pg_us = sum(max(0, process_cpu_us(pid) - cpu) for pid, cpu in before.items())
+        n = max(1, result["requests"])
+        print(
+            f"{args.workload:<16} {server:<14} {result['rps']:9.1f} req/s  p50 {result['p50_us'] / 1000:6.1f} ms"
+            f"  p99 {result['p99_us'] / 1000:6.1f} ms  errors {result['errors']}"
+            f"  CPU/request: server {server_us / n:7.0f} us, PostgreSQL {pg_us / n:7.0f} us"
+        )
+
+
 def cmd_soak(args):
     ctx = context(args)
     server = "embhub"
@@ -973,6 +1024,17 @@ def main():
     p.add_argument("--work", required=True)
     p.add_argument("--results", required=True)
     p.set_defaults(run=cmd_soak)
+
+    p = sub.add_parser("cpu")
+    common(p)
+    p.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
+    p.add_argument("--on", default="embhub", help="comma-separated servers")
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--connections", type=int, help="default: the workload's")
+    p.add_argument("--database", default="embhub_bench")
+    p.add_argument("--work", required=True)
+    p.set_defaults(run=cmd_cpu)
 
     p = sub.add_parser("report")
     p.add_argument("--results", required=True)
