@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select, Value};
 use uuid::Uuid;
 
-use super::pagination::{Ordering, SortDirection, parse_timestamp, timestamp_text};
+use super::pagination::{Ordering, SortDirection, SortKey, parse_timestamp, timestamp_text};
 use crate::entity::{application, audit_entry, delegation, invitation, organization};
 
 /// Which records of a participation list to show (always within what the caller
@@ -204,10 +204,12 @@ where
 {
     Ordering {
         name: format!("{list}:CREATED_AT:{direction:?}"),
-        column: created_at,
+        key: SortKey::Column {
+            column: created_at,
+            text: created_text::<E::Model>,
+        },
         id_column: id,
         direction,
-        sort_value: created_text::<E::Model>,
         parse_value: parse_timestamp,
         id_of: id_of::<E::Model>,
     }
@@ -230,10 +232,12 @@ where
 {
     Ordering {
         name: format!("{list}:UPDATED_AT:{direction:?}"),
-        column: updated_at,
+        key: SortKey::Column {
+            column: updated_at,
+            text: updated_text::<E::Model>,
+        },
         id_column: id,
         direction,
-        sort_value: updated_text::<E::Model>,
         parse_value: parse_timestamp,
         id_of: id_of::<E::Model>,
     }
@@ -257,10 +261,12 @@ where
 {
     Ordering {
         name: format!("{list}:STATUS:{direction:?}"),
-        column: status,
+        key: SortKey::Column {
+            column: status,
+            text: status_text::<E::Model>,
+        },
         id_column: id,
         direction,
-        sort_value: status_text::<E::Model>,
         parse_value: super::pagination::parse_text,
         id_of: id_of::<E::Model>,
     }
