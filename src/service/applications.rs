@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::invitations::{self, Offer, funding_items};
 use super::lists::{self, ParticipationFilter, ParticipationSortField};
-use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
+use super::pagination::{Page, PageRequest, SortDirection};
 use super::{ServiceContext, access, audit, delegations, events};
 use crate::domain::{
     ApplicationStatus, BoundedText, CoHostPermission, EventStatus, FundingItem, Name,
@@ -117,6 +117,18 @@ pub(crate) fn filtered(cx: &ServiceContext, filter: &ApplicationFilter) -> Selec
     )
 }
 
+/// The columns the applications lists sort, page and group by.
+const LIST: lists::ParticipationList<Entity> = lists::ParticipationList {
+    name: "applications",
+    created_at: Column::CreatedAt,
+    updated_at: Column::UpdatedAt,
+    status: Column::Status,
+    organization_id: Column::OrganizationId,
+    id: Column::Id,
+    event_id: Column::EventId,
+    event_of: |m| m.event_id,
+};
+
 /// One page of the applications the caller may see, in `sort` order.
 pub async fn list(
     cx: &ServiceContext,
@@ -124,16 +136,7 @@ pub async fn list(
     sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = lists::participation_ordering::<Entity>(
-        "applications",
-        sort,
-        Column::CreatedAt,
-        Column::UpdatedAt,
-        Column::Status,
-        Column::Id,
-    );
-    let args = PageArgs::parse(page, &ordering.name)?;
-    fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await
+    lists::page(cx, &LIST, filtered(cx, filter), sort, page).await
 }
 
 /// How many applications the caller may see match `filter`.
@@ -151,16 +154,7 @@ pub async fn pages_of_events(
     sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<std::collections::HashMap<Uuid, Page<Model>>> {
-    let list = lists::ParticipationList::<Entity> {
-        name: "applications",
-        created_at: Column::CreatedAt,
-        updated_at: Column::UpdatedAt,
-        status: Column::Status,
-        id: Column::Id,
-        event_id: Column::EventId,
-        event_of: |m| m.event_id,
-    };
-    lists::pages_per_event(cx, &list, filtered(cx, filter), event_ids, sort, page).await
+    lists::pages_per_event(cx, &LIST, filtered(cx, filter), event_ids, sort, page).await
 }
 
 /// How many applications of each of `event_ids` the caller may see match `filter`

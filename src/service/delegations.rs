@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::entity::decode;
 
 use super::lists::{self, ParticipationFilter, ParticipationSortField};
-use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
+use super::pagination::{Page, PageRequest, SortDirection};
 use super::{Patch, ServiceContext, access, audit};
 use crate::domain::{BoundedText, DelegationStatus, plausible_instant_opt};
 use crate::entity::delegation::{ActiveModel, Column, Entity, Model};
@@ -180,6 +180,18 @@ pub(crate) fn filtered(cx: &ServiceContext, filter: &DelegationFilter) -> Select
     )
 }
 
+/// The columns the delegations lists sort, page and group by.
+const LIST: lists::ParticipationList<Entity> = lists::ParticipationList {
+    name: "delegations",
+    created_at: Column::CreatedAt,
+    updated_at: Column::UpdatedAt,
+    status: Column::Status,
+    organization_id: Column::OrganizationId,
+    id: Column::Id,
+    event_id: Column::EventId,
+    event_of: |m| m.event_id,
+};
+
 /// One page of the delegations the caller may see, in `sort` order.
 pub async fn list(
     cx: &ServiceContext,
@@ -187,16 +199,7 @@ pub async fn list(
     sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = lists::participation_ordering::<Entity>(
-        "delegations",
-        sort,
-        Column::CreatedAt,
-        Column::UpdatedAt,
-        Column::Status,
-        Column::Id,
-    );
-    let args = PageArgs::parse(page, &ordering.name)?;
-    fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await
+    lists::page(cx, &LIST, filtered(cx, filter), sort, page).await
 }
 
 /// How many delegations the caller may see match `filter`.
@@ -214,16 +217,7 @@ pub async fn pages_of_events(
     sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<std::collections::HashMap<Uuid, Page<Model>>> {
-    let list = lists::ParticipationList::<Entity> {
-        name: "delegations",
-        created_at: Column::CreatedAt,
-        updated_at: Column::UpdatedAt,
-        status: Column::Status,
-        id: Column::Id,
-        event_id: Column::EventId,
-        event_of: |m| m.event_id,
-    };
-    lists::pages_per_event(cx, &list, filtered(cx, filter), event_ids, sort, page).await
+    lists::pages_per_event(cx, &LIST, filtered(cx, filter), event_ids, sort, page).await
 }
 
 /// How many delegations of each of `event_ids` the caller may see match `filter`

@@ -19,8 +19,8 @@ use uuid::Uuid;
 use crate::entity::decode;
 
 use super::pagination::{
-    Ordering, Page, PageArgs, PageRequest, ParseValueFn, SortDirection, SortValueFn, fetch_page,
-    parse_text, parse_timestamp, timestamp_text,
+    Ordering, Page, PageArgs, PageRequest, ParseValueFn, SortDirection, SortKey, SortValueFn,
+    fetch_page, parse_text, parse_timestamp, timestamp_text,
 };
 use super::{Patch, ServiceContext, audit, search};
 use crate::auth::Role;
@@ -414,10 +414,12 @@ fn ordering(field: EventSortField, direction: SortDirection) -> Ordering<Entity>
     };
     Ordering {
         name: format!("events:{field:?}:{direction:?}"),
-        column,
+        key: SortKey::Column {
+            column,
+            text: sort_value,
+        },
         id_column: Column::Id,
         direction,
-        sort_value,
         parse_value,
         id_of: |m| m.id,
     }

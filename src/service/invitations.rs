@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::access;
 use super::lists::{self, ParticipationFilter, ParticipationSortField};
-use super::pagination::{Page, PageArgs, PageRequest, SortDirection, fetch_page};
+use super::pagination::{Page, PageRequest, SortDirection};
 use super::{ServiceContext, audit, delegations, events};
 use crate::domain::{
     BoundedText, CoHostPermission, EventStatus, FundingItem, InvitationStatus,
@@ -233,6 +233,18 @@ pub(crate) fn filtered(cx: &ServiceContext, filter: &InvitationFilter) -> Select
     select
 }
 
+/// The columns the invitations lists sort, page and group by.
+const LIST: lists::ParticipationList<Entity> = lists::ParticipationList {
+    name: "invitations",
+    created_at: Column::CreatedAt,
+    updated_at: Column::UpdatedAt,
+    status: Column::Status,
+    organization_id: Column::OrganizationId,
+    id: Column::Id,
+    event_id: Column::EventId,
+    event_of: |m| m.event_id,
+};
+
 /// One page of the invitations the caller may see, in `sort` order.
 pub async fn list(
     cx: &ServiceContext,
@@ -240,16 +252,7 @@ pub async fn list(
     sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<Page<Model>> {
-    let ordering = lists::participation_ordering::<Entity>(
-        "invitations",
-        sort,
-        Column::CreatedAt,
-        Column::UpdatedAt,
-        Column::Status,
-        Column::Id,
-    );
-    let args = PageArgs::parse(page, &ordering.name)?;
-    let mut page = fetch_page(&cx.db, filtered(cx, filter), &ordering, &args).await?;
+    let mut page = lists::page(cx, &LIST, filtered(cx, filter), sort, page).await?;
     let now = Utc::now();
     page.items = page
         .items
@@ -274,17 +277,8 @@ pub async fn pages_of_events(
     sort: (ParticipationSortField, SortDirection),
     page: &PageRequest,
 ) -> AppResult<std::collections::HashMap<Uuid, Page<Model>>> {
-    let list = lists::ParticipationList::<Entity> {
-        name: "invitations",
-        created_at: Column::CreatedAt,
-        updated_at: Column::UpdatedAt,
-        status: Column::Status,
-        id: Column::Id,
-        event_id: Column::EventId,
-        event_of: |m| m.event_id,
-    };
     let mut pages =
-        lists::pages_per_event(cx, &list, filtered(cx, filter), event_ids, sort, page).await?;
+        lists::pages_per_event(cx, &LIST, filtered(cx, filter), event_ids, sort, page).await?;
     let now = Utc::now();
     for page in pages.values_mut() {
         for (_, model) in page.items.iter_mut() {

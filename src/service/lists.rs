@@ -1,12 +1,16 @@
 //! What the participation lists (invitations, applications, delegations) share:
-//! their filter, and their keyset orderings (oldest first by default, or by last
-//! change for systems catching up with `updatedSince`).
+//! their filter, and their keyset orderings (oldest first by default, by last
+//! change for systems catching up with `updatedSince`, by status, or by the
+//! organization's name).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select, Value};
 use uuid::Uuid;
 
-use super::pagination::{Ordering, SortDirection, parse_timestamp, timestamp_text};
+use super::pagination::{
+    Ordering, Page, PageArgs, PageRequest, SortDirection, SortKey, parse_text, parse_timestamp,
+    timestamp_text,
+};
 use crate::entity::{application, audit_entry, delegation, invitation, organization};
 
 /// Which records of a participation list to show (always within what the caller
@@ -204,10 +208,12 @@ where
 {
     Ordering {
         name: format!("{list}:CREATED_AT:{direction:?}"),
-        column: created_at,
+        key: SortKey::Column {
+            column: created_at,
+            text: created_text::<E::Model>,
+        },
         id_column: id,
         direction,
-        sort_value: created_text::<E::Model>,
         parse_value: parse_timestamp,
         id_of: id_of::<E::Model>,
     }
@@ -230,10 +236,12 @@ where
 {
     Ordering {
         name: format!("{list}:UPDATED_AT:{direction:?}"),
-        column: updated_at,
+        key: SortKey::Column {
+            column: updated_at,
+            text: updated_text::<E::Model>,
+        },
         id_column: id,
         direction,
-        sort_value: updated_text::<E::Model>,
         parse_value: parse_timestamp,
         id_of: id_of::<E::Model>,
     }
@@ -257,11 +265,51 @@ where
 {
     Ordering {
         name: format!("{list}:STATUS:{direction:?}"),
-        column: status,
+        key: SortKey::Column {
+            column: status,
+            text: status_text::<E::Model>,
+        },
         id_column: id,
         direction,
-        sort_value: status_text::<E::Model>,
         parse_value: super::pagination::parse_text,
+        id_of: id_of::<E::Model>,
+    }
+}
+
+/// Keyset ordering by the name of the row's organization (then id) for the list
+/// named `list`.
+///
+/// The rows hold only the organization's id, so the key is a correlated
+/// subquery, `(SELECT name FROM organizations WHERE organizations.id =
+/// <list>.organization_id)`, selected with each row for its cursor. Names
+/// compare like the directory's `NAME` ordering (the plain column, in the
+/// database's collation); two organizations can share a name in different
+/// countries, and the id breaks that tie like any other.
+pub fn by_organization_name<E>(
+    list: &str,
+    organization_id: E::Column,
+    id: E::Column,
+    direction: SortDirection,
+) -> Ordering<E>
+where
+    E: EntityTrait,
+    E::Model: Chronological,
+{
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let name = Query::select()
+        .column((organization::Entity, organization::Column::Name))
+        .from(organization::Entity)
+        .and_where(
+            Expr::col((organization::Entity, organization::Column::Id))
+                .equals((E::default(), organization_id)),
+        )
+        .to_owned();
+    Ordering {
+        name: format!("{list}:ORGANIZATION_NAME:{direction:?}"),
+        key: SortKey::Related(Expr::from(name)),
+        id_column: id,
+        direction,
+        parse_value: parse_text,
         id_of: id_of::<E::Model>,
     }
 }
@@ -277,39 +325,62 @@ pub enum ParticipationSortField {
     /// By status name (`ACCEPTED`, `DECLINED`, …, `WITHDRAWN`), oldest first
     /// within a status (by id).
     Status,
+    /// By the name of the record's organization (as `organizations` sorts by
+    /// `NAME`); records of one organization, or of organizations sharing a name,
+    /// by id.
+    OrganizationName,
 }
 
-/// The ordering of participation list `list` by `sort`.
-pub fn participation_ordering<E>(
-    list: &str,
-    sort: (ParticipationSortField, SortDirection),
-    created_at: E::Column,
-    updated_at: E::Column,
-    status: E::Column,
-    id: E::Column,
-) -> Ordering<E>
-where
-    E: EntityTrait,
-    E::Model: Changing,
-{
-    match sort.0 {
-        ParticipationSortField::CreatedAt => by_creation(list, created_at, id, sort.1),
-        ParticipationSortField::UpdatedAt => by_update(list, updated_at, id, sort.1),
-        ParticipationSortField::Status => by_status(list, status, id, sort.1),
-    }
-}
-
-/// What a participation list (invitations, applications, delegations) is paged,
-/// sorted and grouped by under a page of events.
+/// The columns a participation list (invitations, applications, delegations) is
+/// sorted and paged by, at the root and per event under a page of events.
 pub struct ParticipationList<E: EntityTrait> {
     /// The list's name, in its cursors.
     pub name: &'static str,
     pub created_at: E::Column,
     pub updated_at: E::Column,
     pub status: E::Column,
+    pub organization_id: E::Column,
     pub id: E::Column,
     pub event_id: E::Column,
     pub event_of: fn(&E::Model) -> Uuid,
+}
+
+/// The ordering of participation list `list` by `sort`.
+pub fn participation_ordering<E>(
+    list: &ParticipationList<E>,
+    sort: (ParticipationSortField, SortDirection),
+) -> Ordering<E>
+where
+    E: EntityTrait,
+    E::Model: Changing,
+{
+    let (name, id, direction) = (list.name, list.id, sort.1);
+    match sort.0 {
+        ParticipationSortField::CreatedAt => by_creation(name, list.created_at, id, direction),
+        ParticipationSortField::UpdatedAt => by_update(name, list.updated_at, id, direction),
+        ParticipationSortField::Status => by_status(name, list.status, id, direction),
+        ParticipationSortField::OrganizationName => {
+            by_organization_name(name, list.organization_id, id, direction)
+        }
+    }
+}
+
+/// One page of `select` (already narrowed to what the caller may see), in `sort`
+/// order.
+pub async fn page<E>(
+    cx: &super::ServiceContext,
+    list: &ParticipationList<E>,
+    select: Select<E>,
+    sort: (ParticipationSortField, SortDirection),
+    page: &PageRequest,
+) -> crate::error::AppResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Changing,
+{
+    let ordering = participation_ordering(list, sort);
+    let args = PageArgs::parse(page, &ordering.name)?;
+    super::pagination::fetch_page(&cx.db, select, &ordering, &args).await
 }
 
 /// One page of `select` (already narrowed to what the caller may see) for each of
@@ -320,21 +391,14 @@ pub async fn pages_per_event<E>(
     select: Select<E>,
     event_ids: &[Uuid],
     sort: (ParticipationSortField, SortDirection),
-    page: &super::pagination::PageRequest,
-) -> crate::error::AppResult<std::collections::HashMap<Uuid, super::pagination::Page<E::Model>>>
+    page: &PageRequest,
+) -> crate::error::AppResult<std::collections::HashMap<Uuid, Page<E::Model>>>
 where
     E: EntityTrait,
-    E::Model: Changing + Sync,
+    E::Model: Changing,
 {
-    let ordering = participation_ordering::<E>(
-        list.name,
-        sort,
-        list.created_at,
-        list.updated_at,
-        list.status,
-        list.id,
-    );
-    let args = super::pagination::PageArgs::parse(page, &ordering.name)?;
+    let ordering = participation_ordering(list, sort);
+    let args = PageArgs::parse(page, &ordering.name)?;
     super::pagination::fetch_pages_per_parent(
         &cx.db,
         select,

@@ -13,8 +13,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::pagination::{
-    Ordering, Page, PageArgs, PageRequest, ParseValueFn, SortDirection, SortValueFn, fetch_page,
-    parse_text, parse_timestamp, timestamp_text,
+    Ordering, Page, PageArgs, PageRequest, ParseValueFn, SortDirection, SortKey, SortValueFn,
+    fetch_page, parse_text, parse_timestamp, timestamp_text,
 };
 use super::{Patch, ServiceContext, audit, search};
 use crate::domain::{CountryCode, EmailAddress, Name, OrganizationKind, WebUrl, parse_optional};
@@ -239,10 +239,12 @@ fn ordering(field: OrganizationSortField, direction: SortDirection) -> Ordering<
     };
     Ordering {
         name: format!("organizations:{field:?}:{direction:?}"),
-        column,
+        key: SortKey::Column {
+            column,
+            text: sort_value,
+        },
         id_column: Column::Id,
         direction,
-        sort_value,
         parse_value,
         id_of: |m| m.id,
     }

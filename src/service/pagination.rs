@@ -6,7 +6,13 @@
 //! for, so a cursor from another ordering is rejected instead of silently skipping.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use sea_orm::{ConnectionTrait, EntityTrait, Select, Value};
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, SelectStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryResult, QueryTrait,
+    Select, Value,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -160,24 +166,120 @@ pub fn parse_text(text: &str) -> Option<Value> {
     Some(Value::from(text.to_owned()))
 }
 
-/// How one list sorts: its column, the id tie-breaker, and how sort values travel
+/// Name of the extra column that carries a [`SortKey::Related`] value.
+const SORT_KEY: &str = "page_sort_key";
+
+/// What a list sorts by, before the id that breaks ties.
+pub enum SortKey<E: EntityTrait> {
+    /// A column of the listed rows; `text` renders a row's value for its cursor.
+    Column {
+        column: E::Column,
+        text: SortValueFn<E::Model>,
+    },
+    /// A text the rows do not hold, such as the name of an invitation's
+    /// organization: an expression over the listed table (a correlated
+    /// subquery), selected with each row so that its cursor can be written.
+    Related(Expr),
+}
+
+impl<E: EntityTrait> SortKey<E> {
+    /// The key as an SQL expression, for `ORDER BY` and the cursor conditions.
+    fn expr(&self) -> Expr {
+        match self {
+            SortKey::Column { column, .. } => Expr::col((E::default(), *column)),
+            SortKey::Related(expr) => expr.clone(),
+        }
+    }
+
+    /// A cursor's value, to compare with [`SortKey::expr`].
+    fn value(&self, value: Value) -> Expr {
+        match self {
+            SortKey::Column { column, .. } => column.save_as(Expr::val(value)),
+            SortKey::Related(_) => Expr::val(value),
+        }
+    }
+
+    /// Adds the key as a selected column when the rows do not hold it.
+    fn select_into(&self, query: &mut SelectStatement) {
+        if let SortKey::Related(expr) = self {
+            query.expr_as(expr.clone(), Alias::new(SORT_KEY));
+        }
+    }
+}
+
+/// How one list sorts: its key, the id tie-breaker, and how sort values travel
 /// through cursors.
 pub struct Ordering<E: EntityTrait> {
     /// Name bound into cursors, e.g. `events:START_DATE:ASC`.
     pub name: String,
-    pub column: E::Column,
+    pub key: SortKey<E>,
     pub id_column: E::Column,
     pub direction: SortDirection,
-    /// The sort value of a row, as text for the cursor.
-    pub sort_value: SortValueFn<E::Model>,
     pub parse_value: ParseValueFn,
     pub id_of: fn(&E::Model) -> Uuid,
+}
+
+impl<E: EntityTrait> Ordering<E> {
+    /// The cursor positions of `args` as database values.
+    fn positions(&self, args: &PageArgs) -> AppResult<Positions> {
+        let key = |k: &CursorKey, field: &str| -> AppResult<(Value, Uuid)> {
+            let value = (self.parse_value)(&k.sort_value).ok_or_else(|| {
+                AppError::invalid(field, "not a cursor of this list and ordering")
+            })?;
+            Ok((value, k.id))
+        };
+        Ok(Positions {
+            after: args.after.as_ref().map(|k| key(k, "after")).transpose()?,
+            before: args.before.as_ref().map(|k| key(k, "before")).transpose()?,
+        })
+    }
+
+    /// Keeps the rows of `query` between the cursors, and selects the key when
+    /// the rows do not hold it.
+    fn narrow(&self, query: &mut SelectStatement, positions: &Positions) {
+        if let Some(after) = positions.after.clone() {
+            query.cond_where(beyond(self, after, true));
+        }
+        if let Some(before) = positions.before.clone() {
+            query.cond_where(beyond(self, before, false));
+        }
+        self.key.select_into(query);
+    }
+
+    /// Which way to read rows: forward pages from the start, backward ones from
+    /// the end (and turned around after reading).
+    fn reading_order(&self, backward: bool) -> Order {
+        if (self.direction == SortDirection::Asc) != backward {
+            Order::Asc
+        } else {
+            Order::Desc
+        }
+    }
+
+    /// A row read back: its model and its cursor.
+    fn read(&self, row: &QueryResult) -> AppResult<(String, E::Model)> {
+        let model = E::Model::from_query_result(row, "")?;
+        let text = match &self.key {
+            SortKey::Column { text, .. } => text(&model),
+            SortKey::Related(_) => row.try_get::<String>("", SORT_KEY)?,
+        };
+        let cursor = encode_cursor(&self.name, text, (self.id_of)(&model));
+        Ok((cursor, model))
+    }
+}
+
+/// The decoded cursors of one page request.
+struct Positions {
+    after: Option<(Value, Uuid)>,
+    before: Option<(Value, Uuid)>,
 }
 
 /// Fetches one page of `select` (already filtered for the caller) in `ordering`.
 ///
 /// One extra row is fetched to learn whether another page follows, so a page costs
-/// exactly one query.
+/// exactly one query. The keyset conditions are written here ([`beyond`]) rather
+/// than by sea-orm's `cursor_by`, which sorts by columns only: a key read from
+/// another table (an invitation's organization name) is an expression.
 pub async fn fetch_page<E, C>(
     db: &C,
     select: Select<E>,
@@ -186,92 +288,78 @@ pub async fn fetch_page<E, C>(
 ) -> AppResult<Page<E::Model>>
 where
     E: EntityTrait,
-    E::Model: Sync,
     C: ConnectionTrait,
 {
     if args.limit == 0 {
-        return Ok(Page {
+        return Ok(Page::empty());
+    }
+    let positions = ordering.positions(args)?;
+    let order = ordering.reading_order(args.backward);
+    let mut query = select.into_query();
+    ordering.narrow(&mut query, &positions);
+    query
+        .order_by_expr(ordering.key.expr(), order.clone())
+        .order_by((E::default(), ordering.id_column), order)
+        .limit(args.limit + 1);
+    let rows = db.query_all(&query).await?;
+    let items = rows
+        .iter()
+        .map(|row| ordering.read(row))
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(Page::of_rows(items, args, &positions))
+}
+
+impl<T> Page<T> {
+    fn empty() -> Self {
+        Page {
             items: Vec::new(),
             has_previous_page: false,
             has_next_page: false,
             known_total: None,
-        });
-    }
-    let key = |k: &CursorKey, field: &str| -> AppResult<(Value, Uuid)> {
-        let value = (ordering.parse_value)(&k.sort_value)
-            .ok_or_else(|| AppError::invalid(field, "not a cursor of this list and ordering"))?;
-        Ok((value, k.id))
-    };
-    let after = args.after.as_ref().map(|k| key(k, "after")).transpose()?;
-    let before = args.before.as_ref().map(|k| key(k, "before")).transpose()?;
-
-    let mut cursor = select.cursor_by((ordering.column, ordering.id_column));
-    if ordering.direction == SortDirection::Desc {
-        cursor.desc();
-    }
-    if let Some(after) = after.clone() {
-        cursor.after(after);
-    }
-    if let Some(before) = before.clone() {
-        cursor.before(before);
-    }
-    if args.backward {
-        cursor.last(args.limit + 1);
-    } else {
-        cursor.first(args.limit + 1);
-    }
-    let mut rows = cursor.all(db).await?;
-    let has_more = rows.len() as u64 > args.limit;
-    if has_more {
-        if args.backward {
-            rows.remove(0);
-        } else {
-            rows.pop();
         }
     }
-    let (has_previous_page, has_next_page) = if args.backward {
-        (has_more, before.is_some())
-    } else {
-        (after.is_some(), has_more)
-    };
-    let known_total =
-        (after.is_none() && before.is_none() && !has_more).then_some(rows.len() as u64);
-    let items = rows
-        .into_iter()
-        .map(|row| {
-            let cursor = encode_cursor(
-                &ordering.name,
-                (ordering.sort_value)(&row),
-                (ordering.id_of)(&row),
-            );
-            (cursor, row)
-        })
-        .collect();
-    Ok(Page {
-        items,
-        has_previous_page,
-        has_next_page,
-        known_total,
-    })
+
+    /// The page of `items` read in reading order, one more than the page holds
+    /// when another page follows.
+    fn of_rows(mut items: Vec<(String, T)>, args: &PageArgs, positions: &Positions) -> Self {
+        let has_more = items.len() as u64 > args.limit;
+        items.truncate(args.limit as usize);
+        if args.backward {
+            items.reverse();
+        }
+        let (after, before) = (positions.after.is_some(), positions.before.is_some());
+        let (has_previous_page, has_next_page) = if args.backward {
+            (has_more, before)
+        } else {
+            (after, has_more)
+        };
+        let known_total = (!after && !before && !has_more).then_some(items.len() as u64);
+        Page {
+            items,
+            has_previous_page,
+            has_next_page,
+            known_total,
+        }
+    }
 }
 
 /// Keeps the rows strictly beyond cursor `key` in `ordering`'s direction
 /// (`forward`: after it; otherwise before it), the id breaking ties.
-fn beyond<E: EntityTrait>(
-    ordering: &Ordering<E>,
-    key: (Value, Uuid),
-    forward: bool,
-) -> sea_orm::Condition {
-    use sea_orm::{ColumnTrait, Condition};
+fn beyond<E: EntityTrait>(ordering: &Ordering<E>, key: (Value, Uuid), forward: bool) -> Condition {
     let (value, id) = key;
     let greater = forward == (ordering.direction == SortDirection::Asc);
-    let (column, id_column) = (ordering.column, ordering.id_column);
-    let past = |c: E::Column, v: Value| if greater { c.gt(v) } else { c.lt(v) };
-    Condition::any().add(past(column, value.clone())).add(
-        Condition::all()
-            .add(column.eq(value))
-            .add(past(id_column, Value::from(id))),
-    )
+    let past = |a: Expr, b: Expr| if greater { a.gt(b) } else { a.lt(b) };
+    let sort_key = ordering.key.expr();
+    let value = ordering.key.value(value);
+    let id_column = Expr::col((E::default(), ordering.id_column));
+    let id = ordering.id_column.save_as(Expr::val(id));
+    Condition::any()
+        .add(past(sort_key.clone(), value.clone()))
+        .add(
+            Condition::all()
+                .add(sort_key.eq(value))
+                .add(past(id_column, id)),
+        )
 }
 
 /// One page per parent: the same page arguments applied to the rows of each of
@@ -292,55 +380,29 @@ pub async fn fetch_pages_per_parent<E, C>(
     parents: &[Uuid],
     ordering: &Ordering<E>,
     args: &PageArgs,
-) -> AppResult<std::collections::HashMap<Uuid, Page<E::Model>>>
+) -> AppResult<HashMap<Uuid, Page<E::Model>>>
 where
     E: EntityTrait,
-    E::Model: Sync,
     C: ConnectionTrait,
 {
-    use sea_orm::sea_query::{
-        Alias, Asterisk, Expr, ExprTrait, Func, Order, Query, WindowStatement,
-    };
-    use sea_orm::{ColumnTrait, QueryFilter, QueryTrait};
+    use sea_orm::QueryFilter;
+    use sea_orm::sea_query::{Asterisk, Func, Query, WindowStatement};
 
-    let mut pages: std::collections::HashMap<Uuid, Page<E::Model>> = parents
-        .iter()
-        .map(|p| {
-            let empty = Page {
-                items: Vec::new(),
-                has_previous_page: false,
-                has_next_page: false,
-                known_total: None,
-            };
-            (*p, empty)
-        })
-        .collect();
+    let mut pages: HashMap<Uuid, Page<E::Model>> =
+        parents.iter().map(|p| (*p, Page::empty())).collect();
     if args.limit == 0 || parents.is_empty() {
         return Ok(pages);
     }
-    let key = |k: &CursorKey, field: &str| -> AppResult<(Value, Uuid)> {
-        let value = (ordering.parse_value)(&k.sort_value)
-            .ok_or_else(|| AppError::invalid(field, "not a cursor of this list and ordering"))?;
-        Ok((value, k.id))
-    };
-    let after = args.after.as_ref().map(|k| key(k, "after")).transpose()?;
-    let before = args.before.as_ref().map(|k| key(k, "before")).transpose()?;
-    let mut select = select.filter(parent_column.is_in(parents.iter().copied()));
-    if let Some(after) = after.clone() {
-        select = select.filter(beyond(ordering, after, true));
-    }
-    if let Some(before) = before.clone() {
-        select = select.filter(beyond(ordering, before, false));
-    }
-    // Rank in reading order: forward pages rank from the start, backward ones
-    // from the end (and are turned around below).
-    let ascending = (ordering.direction == SortDirection::Asc) != args.backward;
-    let order = if ascending { Order::Asc } else { Order::Desc };
+    let positions = ordering.positions(args)?;
+    let order = ordering.reading_order(args.backward);
     let mut window = WindowStatement::partition_by((E::default(), parent_column));
     window
-        .order_by((E::default(), ordering.column), order.clone())
+        .order_by_expr(ordering.key.expr(), order.clone())
         .order_by((E::default(), ordering.id_column), order);
-    let mut inner = select.into_query();
+    let mut inner = select
+        .filter(parent_column.is_in(parents.iter().copied()))
+        .into_query();
+    ordering.narrow(&mut inner, &positions);
     inner.expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("page_rank"));
     let outer = Query::select()
         .column(Asterisk)
@@ -348,51 +410,24 @@ where
         .and_where(Expr::col(Alias::new("page_rank")).lte(args.limit + 1))
         .order_by(Alias::new("page_rank"), Order::Asc)
         .to_owned();
-    let statement = db.get_database_backend().build(&outer);
-    let rows = E::find().from_raw_sql(statement).all(db).await?;
+    let rows = db.query_all(&outer).await?;
 
-    let mut grouped: std::collections::HashMap<Uuid, Vec<E::Model>> =
-        std::collections::HashMap::new();
-    for row in rows {
-        grouped.entry(parent_of(&row)).or_default().push(row);
+    let mut grouped: HashMap<Uuid, Vec<(String, E::Model)>> = HashMap::new();
+    for row in &rows {
+        let (cursor, model) = ordering.read(row)?;
+        grouped
+            .entry(parent_of(&model))
+            .or_default()
+            .push((cursor, model));
     }
-    for (parent, mut rows) in grouped {
-        let has_more = rows.len() as u64 > args.limit;
-        rows.truncate(args.limit as usize);
-        if args.backward {
-            rows.reverse();
-        }
-        let (has_previous_page, has_next_page) = if args.backward {
-            (has_more, before.is_some())
-        } else {
-            (after.is_some(), has_more)
-        };
-        let known_total =
-            (after.is_none() && before.is_none() && !has_more).then_some(rows.len() as u64);
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                let cursor = encode_cursor(
-                    &ordering.name,
-                    (ordering.sort_value)(&row),
-                    (ordering.id_of)(&row),
-                );
-                (cursor, row)
-            })
-            .collect();
-        pages.insert(
-            parent,
-            Page {
-                items,
-                has_previous_page,
-                has_next_page,
-                known_total,
-            },
-        );
+    for (parent, items) in grouped {
+        pages.insert(parent, Page::of_rows(items, args, &positions));
     }
-    for page in pages.values_mut() {
-        if page.items.is_empty() && after.is_none() && before.is_none() {
-            page.known_total = Some(0);
+    if positions.after.is_none() && positions.before.is_none() {
+        for page in pages.values_mut() {
+            if page.items.is_empty() {
+                page.known_total = Some(0);
+            }
         }
     }
     Ok(pages)
@@ -405,13 +440,12 @@ pub async fn count_per_parent<E, C>(
     select: Select<E>,
     parent_column: E::Column,
     parents: &[Uuid],
-) -> AppResult<std::collections::HashMap<Uuid, u64>>
+) -> AppResult<HashMap<Uuid, u64>>
 where
     E: EntityTrait,
     C: ConnectionTrait,
 {
-    use sea_orm::sea_query::Expr;
-    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    use sea_orm::{QueryFilter, QuerySelect};
     let rows: Vec<(Uuid, i64)> = select
         .filter(parent_column.is_in(parents.iter().copied()))
         .select_only()
@@ -429,7 +463,7 @@ where
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(parent, n)| (parent, n.max(0) as u64))
+        .map(|(parent, n)| (parent, Ord::max(n, 0) as u64))
         .collect())
 }
 
