@@ -28,6 +28,7 @@ mod m20261202_000019_personal_data;
 mod m20261207_000020_activity;
 mod m20261207_000021_co_host_permissions;
 mod m20261207_000022_external_ids;
+mod m20261207_000023_webhook_outbox_table;
 
 /// Applies or rolls back embhub's migrations, in order.
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000020_activity::Migration),
             Box::new(m20261207_000021_co_host_permissions::Migration),
             Box::new(m20261207_000022_external_ids::Migration),
+            Box::new(m20261207_000023_webhook_outbox_table::Migration),
         ]
     }
 }

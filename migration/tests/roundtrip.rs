@@ -28,6 +28,7 @@ const TABLES: &[&str] = &[
     "token_signing_keys",
     "webhook_deliveries",
     "webhook_endpoints",
+    "webhook_outbox",
 ];
 
 /// sea-orm-migration's bookkeeping table, which `down` leaves in place.
@@ -82,6 +83,7 @@ async fn roundtrip_on_postgres() {
 
 async fn roundtrip(db: &DatabaseConnection) {
     activity_backfill(db).await;
+    webhook_queue(db).await;
     Migrator::down(db, None).await.unwrap();
 
     let mut all_tables: Vec<&str> = TABLES.iter().copied().chain([MIGRATIONS_TABLE]).collect();
@@ -224,6 +226,84 @@ async fn activity_backfill(db: &DatabaseConnection) {
         lit(106)
     );
     assert_eq!(count(db, &organization_entry).await, 1);
+}
+
+/// The webhook queue migration carries the entries not yet fanned out over (and
+/// back down), and its trigger queues every new entry. Runs on the entries
+/// `activity_backfill` left, none of them fanned out yet.
+async fn webhook_queue(db: &DatabaseConnection) {
+    let sqlite = db.get_database_backend() == migration::sea_orm::DbBackend::Sqlite;
+    let lit = |n: u32| {
+        if sqlite {
+            format!("X'{}'", uid(n).replace('-', ""))
+        } else {
+            format!("'{}'", uid(n))
+        }
+    };
+    let entry = |n: u32| {
+        format!(
+            "INSERT INTO audit_entries (id, action, entity_type, entity_id, created_at) \
+             VALUES ({}, 'x.y', 'Organization', {}, '{NOW}')",
+            lit(n),
+            lit(1)
+        )
+    };
+    let queued = |n: u32| {
+        format!(
+            "SELECT COUNT(*) AS n FROM webhook_outbox WHERE audit_entry_id = {}",
+            lit(n)
+        )
+    };
+    let stamped = |n: u32| {
+        format!(
+            "SELECT COUNT(*) AS n FROM audit_entries WHERE id = {} \
+             AND webhooks_fanned_out_at IS NOT NULL",
+            lit(n)
+        )
+    };
+    assert_eq!(
+        count(db, "SELECT COUNT(*) AS n FROM webhook_outbox").await,
+        7
+    );
+
+    // Down: what was queued is pending again, nothing else.
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_eq!(count(db, &stamped(100)).await, 0);
+    ok(
+        db,
+        &format!(
+            "UPDATE audit_entries SET webhooks_fanned_out_at = created_at WHERE id = {}",
+            lit(106)
+        ),
+    )
+    .await;
+    ok(db, &entry(107)).await;
+
+    // Up: the pending ones are queued, the fanned-out one is not.
+    Migrator::up(db, None).await.unwrap();
+    assert_eq!(
+        count(db, "SELECT COUNT(*) AS n FROM webhook_outbox").await,
+        7
+    );
+    assert_eq!(count(db, &queued(107)).await, 1);
+    assert_eq!(count(db, &queued(106)).await, 0);
+
+    // The trigger queues a new entry in its own statement.
+    ok(db, &entry(108)).await;
+    assert_eq!(count(db, &queued(108)).await, 1);
+    ok(
+        db,
+        &format!(
+            "DELETE FROM webhook_outbox WHERE audit_entry_id = {}",
+            lit(100)
+        ),
+    )
+    .await;
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_eq!(count(db, &stamped(100)).await, 1);
+    assert_eq!(count(db, &stamped(106)).await, 1);
+    assert_eq!(count(db, &stamped(108)).await, 0);
+    Migrator::up(db, None).await.unwrap();
 }
 
 /// The user tables present in the database, sorted.

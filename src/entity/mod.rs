@@ -24,3 +24,4 @@ pub mod session;
 pub mod token_signing_key;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
+pub mod webhook_outbox;

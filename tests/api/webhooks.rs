@@ -244,12 +244,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 /// (delivered or failed), so a test can assert what did *not* arrive.
 async fn settle(app: &TestApp) {
     eventually("the outbox is drained", || async {
-        count(
-            app,
-            "SELECT COUNT(*) AS n FROM audit_entries WHERE webhooks_fanned_out_at IS NULL",
-        )
-        .await
-            == 0
+        count(app, "SELECT COUNT(*) AS n FROM webhook_outbox").await == 0
             && count(
                 app,
                 "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'PENDING'",

@@ -1,17 +1,20 @@
 //! Fan-out: from the audit log (the transactional outbox) to one delivery per
 //! interested endpoint.
 //!
-//! A mutation's audit entry commits or rolls back with the mutation, so a change
-//! that never happened is never announced, and the mutation pays nothing extra for
-//! its webhooks. This worker claims entries not yet fanned out (`FOR UPDATE SKIP
-//! LOCKED` on PostgreSQL, so instances share the work without waiting for each
-//! other; SQLite has one process and takes its write lock with `BEGIN IMMEDIATE`),
-//! creates the deliveries and stamps the entries, all in one transaction: a crash
-//! in between leaves the entries unstamped and the next run redoes them, while the
+//! A mutation's audit entry commits or rolls back with the mutation, and a trigger
+//! queues the entry in `webhook_outbox` in the same statement, so a change that
+//! never happened is never announced and the mutation pays only for a one-UUID
+//! queue row. This worker claims queued entries (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL, so instances share the work without waiting for each other; SQLite
+//! has one process and takes its write lock with `BEGIN IMMEDIATE`), creates the
+//! deliveries and deletes the queue rows, all in one transaction: a crash in
+//! between leaves the entries queued and the next run redoes them, while the
 //! unique (endpoint, entry) index keeps that from creating a delivery twice.
+//! The audit log itself is never written again (see the migration
+//! `webhook_outbox_table` for what stamping it cost).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -20,14 +23,11 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::domain::WebhookDeliveryStatus;
-use crate::entity::{audit_entry, event_co_host, webhook_delivery, webhook_endpoint};
+use crate::entity::{
+    audit_entry, event_co_host, webhook_delivery, webhook_endpoint, webhook_outbox,
+};
 use crate::error::AppResult;
 use crate::service::changes::{self, Announcement, Audience, Topic};
-
-/// The audit log's column saying when an entry was fanned out (NULL: pending).
-/// Not a field of the audit entity: the mutations that write entries never set
-/// it, and reading it is this worker's business only.
-const FANNED_OUT_AT: &str = "webhooks_fanned_out_at";
 
 /// What one fan-out transaction did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,8 +38,8 @@ pub(crate) struct FannedOut {
     pub more: bool,
 }
 
-/// Fans out at most `batch` pending audit entries (ten times as many when no
-/// endpoint is active: they are then only stamped, in one statement).
+/// Fans out at most `batch` queued audit entries (ten times as many when no
+/// endpoint is active: they are then only dequeued, unread).
 pub(crate) async fn fan_out_batch(db: &DatabaseConnection, batch: u64) -> AppResult<FannedOut> {
     let txn = crate::service::begin_write(db).await?;
     let endpoints = webhook_endpoint::Entity::find()
@@ -51,35 +51,37 @@ pub(crate) async fn fan_out_batch(db: &DatabaseConnection, batch: u64) -> AppRes
     } else {
         batch
     };
-    let pending = audit_entry::Entity::find()
-        .filter(Expr::col(Alias::new(FANNED_OUT_AT)).is_null())
-        .order_by_asc(audit_entry::Column::CreatedAt)
-        .order_by_asc(audit_entry::Column::Id)
+    // Audit ids are UUIDv7: their order is the order the changes were made in.
+    let claimed: Vec<Uuid> = webhook_outbox::Entity::find()
+        .select_only()
+        .column(webhook_outbox::Column::AuditEntryId)
+        .order_by_asc(webhook_outbox::Column::AuditEntryId)
         .limit(limit)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    let (handled, deliveries) = if endpoints.is_empty() {
-        // Nobody listens: stamp the entries without reading their snapshots.
-        let ids: Vec<Uuid> = pending
-            .select_only()
-            .column(audit_entry::Column::Id)
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        (ids, Vec::new())
-    } else {
-        let entries = pending.all(&txn).await?;
-        let mut deliveries = Vec::new();
-        for entry in &entries {
-            deliveries.extend(deliveries_for(&txn, entry, &endpoints).await?);
-        }
-        (entries.into_iter().map(|e| e.id).collect(), deliveries)
-    };
-    if handled.is_empty() {
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if claimed.is_empty() {
+        txn.rollback().await?;
         return Ok(FannedOut::default());
+    }
+    let mut deliveries = Vec::new();
+    if !endpoints.is_empty() {
+        // Nobody listens otherwise: the entries are only dequeued, unread.
+        for chunk in claimed.chunks(500) {
+            let mut entries = audit_entry::Entity::find()
+                .filter(audit_entry::Column::Id.is_in(chunk.iter().copied()))
+                .all(&txn)
+                .await?;
+            entries.sort_by_key(|e| e.id);
+            for entry in &entries {
+                deliveries.extend(deliveries_for(&txn, entry, &endpoints).await?);
+            }
+        }
     }
     let outcome = FannedOut {
         deliveries: deliveries.len(),
-        more: handled.len() as u64 == limit,
+        more: claimed.len() as u64 == limit,
     };
     for chunk in deliveries.chunks(500) {
         webhook_delivery::Entity::insert_many(chunk.to_vec())
@@ -94,11 +96,9 @@ pub(crate) async fn fan_out_batch(db: &DatabaseConnection, batch: u64) -> AppRes
             .exec_without_returning(&txn)
             .await?;
     }
-    let now = Utc::now();
-    for chunk in handled.chunks(1000) {
-        audit_entry::Entity::update_many()
-            .col_expr(Alias::new(FANNED_OUT_AT), Expr::value(now))
-            .filter(audit_entry::Column::Id.is_in(chunk.iter().copied()))
+    for chunk in claimed.chunks(1000) {
+        webhook_outbox::Entity::delete_many()
+            .filter(webhook_outbox::Column::AuditEntryId.is_in(chunk.iter().copied()))
             .exec(&txn)
             .await?;
     }
@@ -286,14 +286,11 @@ fn summary(entry: &audit_entry::Model) -> Value {
     Value::Object(summary)
 }
 
-/// Whether any audit entry is waiting (for tests and diagnostics).
+/// How many audit entries wait to be fanned out (for tests and diagnostics).
 #[allow(dead_code)]
 pub(crate) async fn pending_count<C: ConnectionTrait>(db: &C) -> AppResult<u64> {
     use sea_orm::PaginatorTrait;
-    Ok(audit_entry::Entity::find()
-        .filter(Expr::col(Alias::new(FANNED_OUT_AT)).is_null())
-        .count(db)
-        .await?)
+    Ok(webhook_outbox::Entity::find().count(db).await?)
 }
 
 #[cfg(test)]
