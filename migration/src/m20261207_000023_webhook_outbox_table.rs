@@ -12,8 +12,11 @@
 //!
 //! A trigger on `audit_entries` queues every new entry, so no write path can
 //! forget to (on PostgreSQL once per statement, with a transition table: a bulk
-//! insert of 150 entries queues them in one insert). Entries still pending are
-//! carried over; the column and its index go.
+//! insert of 150 entries queues them in one insert). It queues nothing while no
+//! webhook endpoint is active: nobody could receive the change (an endpoint only
+//! receives changes made while it is registered and active), and a deployment
+//! without webhooks then pays nothing for them. Entries still pending are carried
+//! over; the column and its index go.
 
 use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
@@ -30,7 +33,8 @@ const CARRY_OVER: &str = "INSERT INTO webhook_outbox (audit_entry_id) \
 const POSTGRES_UP: [&str; 2] = [
     "CREATE FUNCTION audit_entries_queue_for_webhooks() RETURNS trigger \
      LANGUAGE plpgsql AS $$ BEGIN \
-       INSERT INTO webhook_outbox (audit_entry_id) SELECT id FROM new_entries; \
+       INSERT INTO webhook_outbox (audit_entry_id) SELECT id FROM new_entries \
+         WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE active); \
        RETURN NULL; \
      END $$",
     "CREATE TRIGGER audit_entries_queue_for_webhooks AFTER INSERT ON audit_entries \
@@ -42,7 +46,8 @@ const POSTGRES_DOWN: [&str; 2] = [
     "DROP FUNCTION IF EXISTS audit_entries_queue_for_webhooks()",
 ];
 const SQLITE_UP: &str = "CREATE TRIGGER audit_entries_queue_for_webhooks \
-     AFTER INSERT ON audit_entries BEGIN \
+     AFTER INSERT ON audit_entries \
+     WHEN EXISTS (SELECT 1 FROM webhook_endpoints WHERE active) BEGIN \
        INSERT INTO webhook_outbox (audit_entry_id) VALUES (NEW.id); \
      END";
 const SQLITE_DOWN: &str = "DROP TRIGGER IF EXISTS audit_entries_queue_for_webhooks";

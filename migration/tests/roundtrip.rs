@@ -288,9 +288,24 @@ async fn webhook_queue(db: &DatabaseConnection) {
     assert_eq!(count(db, &queued(107)).await, 1);
     assert_eq!(count(db, &queued(106)).await, 0);
 
-    // The trigger queues a new entry in its own statement.
+    // The trigger queues a new entry in its own statement, once an endpoint is
+    // active (nobody could receive it before).
     ok(db, &entry(108)).await;
-    assert_eq!(count(db, &queued(108)).await, 1);
+    assert_eq!(count(db, &queued(108)).await, 0);
+    ok(
+        db,
+        &format!(
+            "INSERT INTO webhook_endpoints (id, organization_id, url, signing_secret, \
+             event_types, active, created_at, updated_at) \
+             VALUES ({}, {}, 'https://ems.example/hooks', 'whsec_x', '[]', {}, '{NOW}', '{NOW}')",
+            lit(200),
+            lit(1),
+            if sqlite { "1" } else { "TRUE" }
+        ),
+    )
+    .await;
+    ok(db, &entry(109)).await;
+    assert_eq!(count(db, &queued(109)).await, 1);
     ok(
         db,
         &format!(
@@ -302,7 +317,8 @@ async fn webhook_queue(db: &DatabaseConnection) {
     Migrator::down(db, Some(1)).await.unwrap();
     assert_eq!(count(db, &stamped(100)).await, 1);
     assert_eq!(count(db, &stamped(106)).await, 1);
-    assert_eq!(count(db, &stamped(108)).await, 0);
+    assert_eq!(count(db, &stamped(108)).await, 1);
+    assert_eq!(count(db, &stamped(109)).await, 0);
     Migrator::up(db, None).await.unwrap();
 }
 
