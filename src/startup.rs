@@ -14,7 +14,9 @@ use crate::auth::tokens::TokenService;
 use crate::config::Settings;
 use crate::feed::{ChangeFeed, FeedTasks};
 use crate::graphql::{SchemaOptions, build_schema};
-use crate::http::{self, AppState, ClientRateLimiter, IpThrottle, Metrics, TokenThrottle};
+use crate::http::{
+    self, AppState, AppStateInner, ClientRateLimiter, IpThrottle, Metrics, TokenThrottle,
+};
 use crate::service::clients::RevocationCache;
 use crate::service::personal_data::{self, DataKeySource, DataKeys, PersonalData};
 use crate::service::{invitations, webhooks};
@@ -105,7 +107,7 @@ impl Application {
         let webhook_urls =
             webhooks::UrlPolicy::new(settings.production, settings.webhooks.allow_private);
         let webhooks = webhooks::Workers::new(webhook_db, settings.webhooks.clone(), webhook_urls)?;
-        let state = AppState {
+        let state = AppState::new(AppStateInner {
             db: db.clone(),
             schema: build_schema(SchemaOptions {
                 production: settings.production,
@@ -133,7 +135,7 @@ impl Application {
             people: Arc::new(http::people::PeopleAuth::new(people)),
             limits: Arc::new(limits),
             personal_data: personal_data.clone(),
-        };
+        });
         let router = http::router(state);
         let address = listener.local_addr()?;
         Ok(Self {
