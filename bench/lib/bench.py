@@ -661,6 +661,10 @@ def cmd_measure(args):
                 rounds=rs,
             )
         results["workloads"][workload] = dict(connections=w["connections"], servers=summary)
+        if stand_in_for_autovacuum(args.database):
+            results.setdefault("versions", {})["autovacuum"] = (
+                "off on this server: the benchmark ran VACUUM (ANALYZE) on its database after each workload"
+            )
         with open(args.results, "w") as f:
             json.dump(results, f, indent=1)
 
@@ -688,6 +692,41 @@ def backend_pids(role, database):
         timeout=30,
     )
     return [int(line) for line in done.stdout.split() if line.strip().isdigit()]
+
+
+def admin_sql(sql, database="postgres"):
+    """One statement as the `postgres` superuser; its output lines."""
+    done = subprocess.run(
+        ["psql", f"postgres://postgres@{HOST}:5432/{database}", "-Atc", sql],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done.stdout.split()
+
+
+def autovacuum_on():
+    return admin_sql("SHOW autovacuum") == ["on"]
+
+
+def dead_tuples(database):
+    """Dead row versions across the database's tables (what VACUUM would reclaim)."""
+    rows = admin_sql("SELECT COALESCE(SUM(n_dead_tup), 0) FROM pg_stat_user_tables", database)
+    return int(rows[0]) if rows and rows[0].isdigit() else 0
+
+
+def stand_in_for_autovacuum(database):
+    """VACUUM (ANALYZE) the benchmark database when the server's autovacuum is off.
+
+    Some machines run PostgreSQL with `autovacuum = off`; a production server never
+    does. Without it, every write workload leaves its dead rows to the next one and a
+    soak measures the table bloat it builds up rather than the servers. So the
+    benchmark does what autovacuum would: after each workload and each soak minute.
+    """
+    if not autovacuum_on():
+        admin_sql("VACUUM (ANALYZE)", database)
+        return True
+    return False
 
 
 def cmd_cpu(args):
@@ -750,8 +789,14 @@ def cmd_soak(args):
     for thread in threads:
         thread.start()
     minutes = []
+    vacuums = not autovacuum_on()
     print(f"soak: {args.minutes} min of dashboard reads at {args.connections} connections plus ~{args.write_rate} writes/s")
-    print(f"{'minute':>6} {'reads/s':>9} {'p99 ms':>8} {'errors':>7} {'writes/s':>9} {'w.err':>6} {'RSS MB':>7} {'peak MB':>8}")
+    if vacuums:
+        print("(autovacuum is off on this server: the soak runs VACUUM (ANALYZE) after each minute instead)")
+    print(
+        f"{'minute':>6} {'reads/s':>9} {'p99 ms':>8} {'errors':>7} {'writes/s':>9} {'w.err':>6} {'RSS MB':>7} {'peak MB':>8}"
+        f" {'dead rows':>9}"
+    )
     try:
         for minute in range(1, args.minutes + 1):
             with lock:
@@ -769,12 +814,16 @@ def cmd_soak(args):
                 write_errors=werr,
                 rss_mb=proc_kb(pid, "VmRSS") / 1024,
                 peak_rss_mb=proc_kb(pid, "VmHWM") / 1024,
+                dead_rows=dead_tuples(args.database),
             )
             minutes.append(row)
             print(
                 f"{minute:>6} {row['reads_rps']:>9.1f} {row['p99_ms']:>8.1f} {row['read_errors']:>7} "
                 f"{row['writes_per_s']:>9.1f} {row['write_errors']:>6} {row['rss_mb']:>7.1f} {row['peak_rss_mb']:>8.1f}"
+                f" {row['dead_rows']:>9}"
             )
+            if vacuums:
+                stand_in_for_autovacuum(args.database)
     finally:
         stop.set()
         for thread in threads:
@@ -783,7 +832,9 @@ def cmd_soak(args):
     change = (last - first) / first * 100 if first else 0
     print(f"soak: last minute {change:+.1f}% against the first; RSS {minutes[0]['rss_mb']:.1f} -> {minutes[-1]['rss_mb']:.1f} MB")
     results = load(args.results) if os.path.exists(args.results) else {}
-    results["soak"] = dict(connections=args.connections, write_rate=args.write_rate, minutes=minutes)
+    results["soak"] = dict(
+        connections=args.connections, write_rate=args.write_rate, vacuumed_each_minute=vacuums, minutes=minutes
+    )
     with open(args.results, "w") as f:
         json.dump(results, f, indent=1)
 
@@ -854,7 +905,7 @@ def cmd_report(args):
     out.append(f"- CPU: {info['cpu']}, {info['cores']} cores (`nproc`); memory {info['memory_gib']} GiB")
     out.append(f"- OS: {info['os']}, kernel {info['kernel']}")
     out.append(f"- PostgreSQL {info['postgres']}; {info['rustc']}; {info['wrk']}")
-    for key in ("node", "postgraphile", "embhub_commit", "concurrent_builds", "data"):
+    for key in ("node", "postgraphile", "embhub_commit", "concurrent_builds", "autovacuum", "data"):
         if info.get(key):
             out.append(f"- {key.replace('_', ' ')}: {info[key]}")
     loads = [r["load1"] for w in results.get("workloads", {}).values() for x in w["servers"].values() for r in x["rounds"]]
@@ -950,12 +1001,18 @@ def cmd_report(args):
             f"## Soak: embhub, dashboard reads at {soak['connections']} connections plus "
             f"~{soak['write_rate']} audited writes/s, {len(m)} minutes\n"
         )
-        out.append("| minute | reads/s | p99 ms | read errors | writes/s | write errors | RSS MB | peak RSS MB |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        if soak.get("vacuumed_each_minute"):
+            out.append(
+                "autovacuum was off on this PostgreSQL: the soak ran VACUUM (ANALYZE) after each minute "
+                "instead (dead rows are counted before it).\n"
+            )
+        out.append("| minute | reads/s | p99 ms | read errors | writes/s | write errors | RSS MB | peak RSS MB | dead rows |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
         for row in m:
             out.append(
                 f"| {row['minute']} | {row['reads_rps']:.1f} | {row['p99_ms']:.1f} | {row['read_errors']} | "
-                f"{row['writes_per_s']:.1f} | {row['write_errors']} | {row['rss_mb']:.1f} | {row['peak_rss_mb']:.1f} |"
+                f"{row['writes_per_s']:.1f} | {row['write_errors']} | {row['rss_mb']:.1f} | {row['peak_rss_mb']:.1f} | "
+                f"{row.get('dead_rows', '–')} |"
             )
         change = (m[-1]["reads_rps"] - m[0]["reads_rps"]) / m[0]["reads_rps"] * 100 if m[0]["reads_rps"] else 0
         out.append(f"\nLast minute against the first: {change:+.1f}% reads/s.\n")
@@ -1006,6 +1063,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--database", default="embhub_bench")
     p.add_argument("--work", required=True)
     p.add_argument("--results", required=True)
     p.set_defaults(run=cmd_measure)
@@ -1019,6 +1077,7 @@ def main():
     p = sub.add_parser("soak")
     common(p)
     p.add_argument("--minutes", type=int, default=10)
+    p.add_argument("--database", default="embhub_bench")
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--write-rate", type=float, default=20)
     p.add_argument("--work", required=True)
