@@ -553,15 +553,7 @@ async fn organizations_receive_only_the_changes_they_may_see() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_made_before_any_endpoint_exists_are_neither_queued_nor_delivered() {
     each_backend_with(fast, |app| async move {
-        let host = member(
-            &app,
-            "National Election Commission",
-            Some("KR"),
-            &[Role::Coordinator],
-        )
-        .await;
-        let uk = member(&app, "Electoral Commission", Some("GB"), &[Role::Partner]).await;
-        let event = published_event(&app, &host, json!({})).await;
+        let (host, uk, event) = world(&app).await;
         // Nobody could receive these: the audited writes queue nothing.
         assert_eq!(
             count(&app, "SELECT COUNT(*) AS n FROM webhook_outbox").await,
