@@ -165,7 +165,7 @@ async fn personal_data(
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    telemetry::init(log_format(&cli));
+    let _log_writer = telemetry::init(log_format(&cli));
     if let Command::Schema = cli.command {
         print!("{}", graphql::sdl());
         return Ok(());
