@@ -195,6 +195,30 @@ fn id_of<M: Chronological>(model: &M) -> Uuid {
     model.id()
 }
 
+/// Keyset ordering of list `list` by one of its own columns (then id), named
+/// `list:LABEL:DIRECTION` in cursors.
+fn by_column<E: EntityTrait>(
+    list: &str,
+    label: &str,
+    column: E::Column,
+    text: super::pagination::SortValueFn<E::Model>,
+    parse_value: super::pagination::ParseValueFn,
+    id: E::Column,
+    direction: SortDirection,
+) -> Ordering<E>
+where
+    E::Model: Chronological,
+{
+    Ordering {
+        name: format!("{list}:{label}:{direction:?}"),
+        key: SortKey::Column { column, text },
+        id_column: id,
+        direction,
+        parse_value,
+        id_of: id_of::<E::Model>,
+    }
+}
+
 /// Keyset ordering by creation time (then id) for the list named `list`.
 pub fn by_creation<E>(
     list: &str,
@@ -206,17 +230,15 @@ where
     E: EntityTrait,
     E::Model: Chronological,
 {
-    Ordering {
-        name: format!("{list}:CREATED_AT:{direction:?}"),
-        key: SortKey::Column {
-            column: created_at,
-            text: created_text::<E::Model>,
-        },
-        id_column: id,
+    by_column(
+        list,
+        "CREATED_AT",
+        created_at,
+        created_text::<E::Model>,
+        parse_timestamp,
+        id,
         direction,
-        parse_value: parse_timestamp,
-        id_of: id_of::<E::Model>,
-    }
+    )
 }
 
 /// Keyset ordering by last change (then id) for the list named `list`.
@@ -234,17 +256,15 @@ where
     E: EntityTrait,
     E::Model: Changing,
 {
-    Ordering {
-        name: format!("{list}:UPDATED_AT:{direction:?}"),
-        key: SortKey::Column {
-            column: updated_at,
-            text: updated_text::<E::Model>,
-        },
-        id_column: id,
+    by_column(
+        list,
+        "UPDATED_AT",
+        updated_at,
+        updated_text::<E::Model>,
+        parse_timestamp,
+        id,
         direction,
-        parse_value: parse_timestamp,
-        id_of: id_of::<E::Model>,
-    }
+    )
 }
 
 /// Keyset ordering by stored status (then id) for the list named `list`.
@@ -263,17 +283,15 @@ where
     E: EntityTrait,
     E::Model: Changing,
 {
-    Ordering {
-        name: format!("{list}:STATUS:{direction:?}"),
-        key: SortKey::Column {
-            column: status,
-            text: status_text::<E::Model>,
-        },
-        id_column: id,
+    by_column(
+        list,
+        "STATUS",
+        status,
+        status_text::<E::Model>,
+        super::pagination::parse_text,
+        id,
         direction,
-        parse_value: super::pagination::parse_text,
-        id_of: id_of::<E::Model>,
-    }
+    )
 }
 
 /// Keyset ordering by the name of the row's organization (then id) for the list
